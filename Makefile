@@ -1,0 +1,35 @@
+# The two commands of the README: `make demo` and `make test`. Both set up what they need.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint format bench clean
+
+$(BIN)/insightloop: requirements.txt requirements-dev.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+demo: $(BIN)/insightloop  ## run the pipeline on samples/ with embedded defaults
+	$(BIN)/insightloop demo
+
+test: $(BIN)/insightloop node_modules/.package-lock.json  ## lint, then the whole test suite
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+lint: $(BIN)/insightloop
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format: $(BIN)/insightloop
+	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
+
+bench: $(BIN)/insightloop  ## 1M-row ingest benchmark (see docs/benchmarks.md)
+	$(BIN)/python bench/ingest_bench.py
+
+clean:
+	rm -rf $(VENV) node_modules .insightloop .pytest_cache .ruff_cache

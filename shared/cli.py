@@ -1,0 +1,304 @@
+"""The ``insightloop`` command line: the local driver of the same pipeline the Functions run."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from shared.errors import InsightloopError
+from shared.inbox import split_inbox_path
+from shared.models import IngestReport
+from shared.pipeline import EventMessage, IngestPipeline
+from shared.settings import PROJECT_ROOT, Settings, get_settings
+from shared.storage import LocalStorage, ObjectStorage
+
+SAMPLES_DIR = PROJECT_ROOT / "samples"
+MESSAGE_BATCH = 100  # matches host.json serviceBus.maxMessageBatchSize
+
+console = Console()
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+def ingest_files(
+    pipeline: IngestPipeline, files: Iterable[tuple[str, str, Path]]
+) -> list[IngestReport]:
+    """Ingest local files, each as (source, name, path), with a progress bar per file."""
+    reports = []
+    with _progress() as progress:
+        for source, name, path in files:
+            task = progress.add_task(f"{source}/{name}", total=path.stat().st_size)
+            reports.append(
+                pipeline.ingest_file(
+                    source,
+                    name,
+                    lambda path=path: open(path, "rb"),  # noqa: SIM115 - pipeline closes it
+                    on_progress=lambda n, task=task: progress.advance(task, n),
+                )
+            )
+            progress.remove_task(task)
+    return reports
+
+
+def ingest_stored_inbox(pipeline: IngestPipeline, storage: ObjectStorage) -> list[IngestReport]:
+    """Ingest every object in the inbox container, as the blob trigger would."""
+    container = pipeline.settings.inbox_container
+    reports = []
+    with _progress() as progress:
+        for path in storage.list(container):
+            source, name = split_inbox_path(path)
+            task = progress.add_task(path, total=storage.size(container, path))
+            reports.append(
+                pipeline.ingest_file(
+                    source,
+                    name,
+                    lambda path=path: storage.open_read(container, path),
+                    on_progress=lambda n, task=task: progress.advance(task, n),
+                )
+            )
+            progress.remove_task(task)
+    return reports
+
+
+def read_messages(path: Path, source: str | None) -> Iterator[EventMessage]:
+    """Each non-blank line of a file is one Service Bus message body."""
+    properties = {"source": source} if source else {}
+    with open(path, "rb") as handle:
+        for line_no, line in enumerate(handle, 1):
+            if line.strip():
+                yield EventMessage(line.rstrip(b"\r\n"), f"{path.name}:{line_no}", properties)
+
+
+def ingest_message_files(
+    pipeline: IngestPipeline, paths: Iterable[Path], source: str | None
+) -> list[IngestReport]:
+    reports: list[IngestReport] = []
+    for path in paths:
+        messages = list(read_messages(path, source))
+        for start in range(0, len(messages), MESSAGE_BATCH):
+            reports.extend(pipeline.ingest_messages(messages[start : start + MESSAGE_BATCH]))
+    return reports
+
+
+def _expand(paths: list[Path], source: str | None) -> Iterator[tuple[str, str, Path]]:
+    for path in paths:
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            if not file.is_file():
+                raise InsightloopError(f"no such file: {file}")
+            yield (source or file.parent.name).lower(), file.name, file
+
+
+# ----------------------------------------------------------------- output
+
+
+def print_reports(title: str, reports: list[IngestReport]) -> None:
+    table = Table(title=title, title_justify="left", show_lines=False)
+    for column in ("source", "input", "in", "landed", "duplicates", "quarantined", "notes"):
+        justify = "right" if column in ("in", "landed", "duplicates", "quarantined") else "left"
+        table.add_column(column, justify=justify)
+    for report in reports:
+        notes = []
+        if report.duplicate_input:
+            notes.append("replay: whole file skipped")
+        notes.extend(f"[red]{error}[/red]" for error in report.file_errors)
+        notes.extend(f"{reason}: {n}" for reason, n in sorted(report.quarantine_reasons.items()))
+        if report.raced_duplicates:
+            notes.append(f"raced: {report.raced_duplicates}")
+        table.add_row(
+            report.source,
+            report.input_name.split("/", 1)[-1],
+            f"{report.records_in:,}",
+            f"{report.landed:,}",
+            f"{report.duplicates:,}",
+            f"{report.quarantined:,}",
+            "; ".join(notes),
+        )
+    totals = _totals(reports)
+    table.add_section()
+    table.add_row(
+        "[bold]total",
+        f"{len(reports)} input(s)",
+        *(f"[bold]{totals[key]:,}" for key in ("in", "landed", "duplicates", "quarantined")),
+        "",
+    )
+    console.print(table)
+    balanced = totals["in"] == totals["landed"] + totals["duplicates"] + totals["quarantined"]
+    mark = "[green]reconciled[/green]" if balanced else "[red]NOT reconciled[/red]"
+    console.print(
+        f"  in {totals['in']:,} = landed {totals['landed']:,} + duplicates "
+        f"{totals['duplicates']:,} + quarantined {totals['quarantined']:,}: {mark}\n"
+    )
+
+
+def _totals(reports: list[IngestReport]) -> dict[str, int]:
+    return {
+        "in": sum(r.records_in for r in reports),
+        "landed": sum(r.landed for r in reports),
+        "duplicates": sum(r.duplicates for r in reports),
+        "quarantined": sum(r.quarantined for r in reports),
+    }
+
+
+def _exit_code(reports: list[IngestReport], strict: bool) -> int:
+    if not all(r.reconciled for r in reports):
+        return 3
+    if strict and any(r.quarantined or r.file_errors for r in reports):
+        return 1
+    return 0
+
+
+# --------------------------------------------------------------- commands
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    pipeline = IngestPipeline.from_settings(settings)
+    reports = ingest_files(pipeline, _expand(args.paths, args.source))
+    print_reports("ingest", reports)
+    return _exit_code(reports, args.strict)
+
+
+def cmd_events(args: argparse.Namespace, settings: Settings) -> int:
+    pipeline = IngestPipeline.from_settings(settings)
+    reports = ingest_message_files(pipeline, args.files, args.source)
+    print_reports("events", reports)
+    return _exit_code(reports, args.strict)
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    root: Path = args.root
+    if root.exists() and not args.keep:
+        shutil.rmtree(root)
+    settings = settings.model_copy(update={"storage_backend": "local", "local_storage_root": root})
+    storage = LocalStorage(root)
+    pipeline = IngestPipeline(storage, settings)
+    inbox = SAMPLES_DIR / "inbox"
+    dropped = 0
+    for file in sorted(p for p in inbox.rglob("*") if p.is_file()):
+        with open(file, "rb") as handle:
+            storage.upload_stream(
+                settings.inbox_container, file.relative_to(inbox).as_posix(), handle
+            )
+        dropped += 1
+    event_files = sorted((SAMPLES_DIR / "events").glob("*.jsonl"))
+    console.print(
+        f"[bold]insightloop demo[/bold]: {dropped} sample export(s) dropped into "
+        f"{storage.describe(settings.inbox_container, '')}, "
+        f"{len(event_files)} file(s) of Service Bus messages\n"
+    )
+    first = ingest_stored_inbox(pipeline, storage)
+    first += ingest_message_files(pipeline, event_files, None)
+    print_reports("1. first delivery", first)
+
+    replay = ingest_stored_inbox(pipeline, storage)
+    replay += ingest_message_files(pipeline, event_files, None)
+    print_reports("2. replay of every file and message (must land nothing)", replay)
+
+    landed_rows = sum(
+        len(storage.read(settings.landing_container, path)[0].splitlines())  # type: ignore[index]
+        for path in storage.list(settings.landing_container, "feedback/")
+    )
+    landing = settings.landing_container
+    console.print(
+        f"Landed for Auto Loader: {landed_rows:,} rows in {storage.describe(landing, 'feedback')}\n"
+        f"Ingest reports:         {storage.describe(landing, 'ingest_reports')}\n"
+        f"Quarantine (reasons):   {storage.describe(settings.quarantine_container, '')}"
+    )
+    replay_landed = sum(r.landed for r in replay)
+    if replay_landed:
+        console.print(f"[red]replay landed {replay_landed} rows: idempotency is broken[/red]")
+        return 3
+    return _exit_code(first + replay, strict=False)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="insightloop",
+        description=(
+            "Turn customer feedback exports into canonical records at Auto Loader landing "
+            "paths. Runs the same pipeline as the Azure Functions, on local storage by "
+            "default (INSIGHTLOOP_* environment variables configure it)."
+        ),
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ingest = commands.add_parser(
+        "ingest",
+        help="ingest export files (CSV, JSON, JSON Lines, gzipped or not)",
+        description=(
+            "Ingest export files. The source mapping is --source, else each file's folder "
+            "name (inbox/<source>/<file>). Replays and overlapping exports land nothing twice."
+        ),
+    )
+    ingest.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
+    ingest.add_argument("--source", help="source mapping (prompts/sources/<source>.yaml)")
+    ingest.add_argument(
+        "--strict", action="store_true", help="exit 1 when any row or file was quarantined"
+    )
+    ingest.set_defaults(handler=cmd_ingest)
+
+    events = commands.add_parser(
+        "events",
+        help="ingest Service Bus message bodies from a file (one body per line)",
+        description="Feed message bodies through the same code path as the Service Bus trigger.",
+    )
+    events.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    events.add_argument("--source", help="the messages' source property (default: events)")
+    events.add_argument("--strict", action="store_true", help="exit 1 when anything is quarantined")
+    events.set_defaults(handler=cmd_events)
+
+    demo = commands.add_parser(
+        "demo",
+        help="run the pipeline end to end on the bundled samples/, then replay it",
+        description="Drop samples/ into a fresh local inbox, ingest, replay, and summarize.",
+    )
+    demo.add_argument(
+        "--root", type=Path, default=Path(".insightloop/demo"), help="local storage folder"
+    )
+    demo.add_argument("--keep", action="store_true", help="keep storage from an earlier run")
+    demo.set_defaults(handler=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return args.handler(args, get_settings())
+    except (InsightloopError, ValidationError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,323 @@
+"""The ingest pipeline shared by the Functions handlers and the local CLI.
+
+parse (source mapping) -> FeedbackRecord -> idempotency ledger -> landing JSONL, with
+every row accounted for: ``records_in = landed + duplicates + quarantined``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import re
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, BinaryIO
+
+import orjson
+
+from shared.errors import RowError, UnknownSourceError, UnreadableFileError
+from shared.landing import LandingWriter, Quarantine
+from shared.ledger import IdempotencyLedger, RecordKey
+from shared.models import FeedbackRecord, IngestReport
+from shared.parsing import BadRow, CountingReader, ParsedRow, read_rows
+from shared.settings import Settings, get_settings
+from shared.sources import RecordMapper, SourceMapping, load_mappings, resolve_mapping
+from shared.storage import ObjectStorage, storage_from_settings
+
+logger = logging.getLogger(__name__)
+
+Opener = Callable[[], BinaryIO]
+FEEDBACK_DATASET = "feedback"
+REPORTS_DATASET = "ingest_reports"
+_to_json = FeedbackRecord.__pydantic_serializer__.to_json
+_UNSAFE_NAME = re.compile(r"[^a-z0-9_-]")
+
+
+@dataclass(slots=True)
+class EventMessage:
+    """One queue message, decoded from the binding: body bytes plus properties."""
+
+    body: bytes
+    message_id: str | None = None
+    properties: dict[str, Any] = field(default_factory=dict)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_run_id(now: datetime) -> str:
+    return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:10]}"
+
+
+def mapping_fingerprint(mapping: SourceMapping) -> str:
+    return hashlib.sha256(mapping.model_dump_json().encode()).hexdigest()
+
+
+class _Run:
+    """State of one ingest call: the report, the open landing batch, the quarantine."""
+
+    def __init__(self, pipeline: IngestPipeline, source: str, input_name: str) -> None:
+        settings = pipeline.settings
+        self.now = pipeline.clock()
+        self.run_id = new_run_id(self.now)
+        self.storage = pipeline.storage
+        self.settings = settings
+        self.report = IngestReport(
+            run_id=self.run_id, source=source, input_name=input_name, started_at=self.now
+        )
+        self.ledger = IdempotencyLedger(
+            pipeline.storage, settings.ledger_container, shards=settings.ledger_shards
+        )
+        self.landing = LandingWriter(
+            pipeline.storage,
+            settings.landing_container,
+            FEEDBACK_DATASET,
+            run_id=self.run_id,
+            ingest_date=self.now.date(),
+        )
+        self.quarantine = Quarantine(
+            pipeline.storage, settings.quarantine_container, self.run_id, self.now
+        )
+        self._batch: dict[str, tuple[RecordKey, bytes]] = {}
+        self._batch_bytes = 0
+
+    # -------------------------------------------------------------- records
+
+    def add(self, record: FeedbackRecord) -> None:
+        if record.record_id in self._batch:
+            self.report.duplicates += 1  # the same record twice in this input
+            return
+        row = _to_json(record)
+        key = self.ledger.key(record.source, record.record_id, record.created_at)
+        self._batch[record.record_id] = (key, row)
+        self._batch_bytes += len(row) + 1
+        if (
+            len(self._batch) >= self.settings.landing_batch_max_records
+            or self._batch_bytes >= self.settings.landing_batch_max_bytes
+        ):
+            self.flush()
+
+    def flush(self) -> None:
+        """Land the open batch: drop ids already claimed, commit the file, then claim."""
+        if not self._batch:
+            return
+        batch, self._batch, self._batch_bytes = self._batch, {}, 0
+        fresh = self.ledger.unseen(key for key, _ in batch.values())
+        self.report.duplicates += len(batch) - len(fresh)
+        if fresh:
+            rows = [row for rid, (_, row) in batch.items() if rid in fresh]
+            self.report.landed_files.append(self.landing.commit(rows))
+            self.report.landed += len(rows)
+            won = self.ledger.claim(batch[rid][0] for rid in fresh)
+            if len(won) < len(fresh):
+                # Another run landed these at the same moment; Silver keeps one copy.
+                self.report.raced_duplicates += len(fresh) - len(won)
+                logger.warning(
+                    "run %s: %d record(s) were landed concurrently by another run",
+                    self.run_id,
+                    len(fresh) - len(won),
+                )
+
+    # ----------------------------------------------------------- quarantine
+
+    def reject(self, bad: BadRow, input_name: str | None = None) -> None:
+        self.report.count_quarantined(bad.reason)
+        self.quarantine.add_row(
+            source=self.report.source,
+            input_name=input_name or self.report.input_name,
+            record_index=bad.index,
+            line=bad.line,
+            reason=bad.reason,
+            detail=bad.detail,
+            raw=bad.raw,
+        )
+
+    def map_row(self, mapper: RecordMapper, row: ParsedRow, input_name: str | None = None) -> None:
+        try:
+            record = mapper(row.values)
+        except RowError as exc:
+            raw = orjson.dumps(row.values, default=str).decode()
+            self.reject(BadRow(row.index, row.line, exc.reason, exc.detail, raw), input_name)
+            return
+        self.add(record)
+
+    # --------------------------------------------------------------- finish
+
+    def finish(self, clock: Callable[[], datetime]) -> IngestReport:
+        self.flush()
+        self.quarantine.flush(self.report.source)
+        report = self.report
+        report.finished_at = clock()
+        self.storage.write(
+            self.settings.landing_container,
+            f"{REPORTS_DATASET}/ingest_date={self.now:%Y-%m-%d}/{self.run_id}.jsonl",
+            report.model_dump_json().encode() + b"\n",
+        )
+        logger.info(
+            "ingest run %s source=%s: in=%d landed=%d duplicates=%d quarantined=%d reconciled=%s",
+            report.run_id,
+            report.source,
+            report.records_in,
+            report.landed,
+            report.duplicates,
+            report.quarantined,
+            report.reconciled,
+        )
+        return report
+
+
+class IngestPipeline:
+    """Ingest files and queue messages into landing, idempotently and with accounting."""
+
+    def __init__(
+        self,
+        storage: ObjectStorage,
+        settings: Settings,
+        mappings: dict[str, SourceMapping] | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.storage = storage
+        self.settings = settings
+        self.mappings = mappings if mappings is not None else load_mappings(settings.config_dir)
+        self.clock = clock
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> IngestPipeline:
+        return cls(storage_from_settings(settings), settings)
+
+    # ------------------------------------------------------------------ files
+
+    def ingest_file(
+        self,
+        source: str,
+        name: str,
+        opener: Opener,
+        *,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> IngestReport:
+        """Ingest one export file. Permanent problems are quarantined; transient ones raise."""
+        run = _Run(self, source, f"{source}/{name}")
+        try:
+            mapping = resolve_mapping(self.mappings, source)
+        except UnknownSourceError as exc:
+            self._quarantine_input(run, name, opener, str(exc))
+            return run.finish(self.clock)
+
+        content_sha256 = _sha256(opener)
+        run.report.input_sha256 = content_sha256
+        fingerprint = mapping_fingerprint(mapping)
+        previous = run.ledger.file_claim(source, content_sha256, fingerprint)
+        if previous is not None:
+            run.report.duplicate_input = True
+            run.report.records_in = run.report.duplicates = int(previous["records_in"])
+            run.report.warnings.append(
+                f"identical file already ingested by run {previous['run_id']}; skipped"
+            )
+            return run.finish(self.clock)
+
+        mapper = RecordMapper(
+            mapping,
+            received_at=run.now,
+            max_text_chars=self.settings.max_text_chars,
+            flat_rows=False,
+        )
+        try:
+            with opener() as raw:
+                stream = CountingReader(raw, on_progress) if on_progress else raw
+                for item in read_rows(
+                    stream, mapping, name, max_row_chars=self.settings.max_row_chars
+                ):
+                    run.report.records_in += 1
+                    if isinstance(item, BadRow):
+                        run.reject(item)
+                    else:
+                        run.map_row(mapper, item)
+        except UnreadableFileError as exc:
+            self._quarantine_input(run, name, opener, str(exc))
+        report = run.finish(self.clock)
+        if not report.file_errors:
+            run.ledger.claim_file(
+                source,
+                content_sha256,
+                fingerprint,
+                {"run_id": report.run_id, "records_in": report.records_in, "name": name},
+            )
+        return report
+
+    def _quarantine_input(self, run: _Run, name: str, opener: Opener, reason: str) -> None:
+        run.report.file_errors.append(reason)
+        with opener() as raw:
+            location = run.quarantine.add_file(run.report.source, name, raw, reason)
+        run.report.warnings.append(f"input copied to quarantine at {location}")
+
+    # --------------------------------------------------------------- messages
+
+    def ingest_messages(self, messages: Iterable[EventMessage]) -> list[IngestReport]:
+        """Ingest a batch of queue messages; one report per source in the batch.
+
+        A message body is one JSON record or a JSON array of records. Its source mapping
+        is named by the ``source`` application property, else INSIGHTLOOP_DEFAULT_EVENT_SOURCE.
+        """
+        runs: dict[str, _Run] = {}
+        mappers: dict[str, RecordMapper | None] = {}
+        for ordinal, message in enumerate(messages, 1):
+            name = f"message {message.message_id or ordinal}"
+            try:
+                body = orjson.loads(message.body)
+            except orjson.JSONDecodeError as exc:
+                body, problem = None, f"message body is not JSON: {exc}"
+            else:
+                problem = None
+            source = self._message_source(message)
+            run = runs.get(source)
+            if run is None:
+                run = runs[source] = _Run(self, source, "servicebus")
+                mappers[source] = self._mapper_or_none(source, run.now)
+            items = body if isinstance(body, list) else [body]
+            raw_body = message.body.decode("utf-8", "replace")[:65_536]
+            mapper = mappers[source]
+            if problem is not None or mapper is None:
+                reason = "invalid_json" if problem else "unknown_source"
+                detail = problem or str(UnknownSourceError(source, list(self.mappings)))
+                run.report.records_in += 1
+                run.reject(BadRow(ordinal, None, reason, detail, raw_body), name)
+                continue
+            for position, item in enumerate(items, 1):
+                run.report.records_in += 1
+                if not isinstance(item, dict):
+                    detail = f"item {position}: expected a JSON object, got {type(item).__name__}"
+                    run.reject(BadRow(ordinal, None, "invalid_record", detail, raw_body), name)
+                else:
+                    run.map_row(mapper, ParsedRow(ordinal, None, item), name)
+        return [run.finish(self.clock) for run in runs.values()]
+
+    def _message_source(self, message: EventMessage) -> str:
+        name = str(message.properties.get("source") or self.settings.default_event_source)
+        # Unknown names still name a quarantine folder: keep them path-safe.
+        return _UNSAFE_NAME.sub("_", name.strip().lower())[:63] or "unknown"
+
+    def _mapper_or_none(self, source: str, now: datetime) -> RecordMapper | None:
+        mapping = self.mappings.get(source)
+        if mapping is None:
+            return None
+        return RecordMapper(
+            mapping, received_at=now, max_text_chars=self.settings.max_text_chars, flat_rows=False
+        )
+
+
+def _sha256(opener: Opener) -> str:
+    digest = hashlib.sha256()
+    with opener() as stream:
+        while chunk := stream.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@functools.cache
+def get_pipeline() -> IngestPipeline:
+    """The process-wide pipeline for the Functions handlers, built on first use."""
+    return IngestPipeline.from_settings(get_settings())

@@ -1,0 +1,67 @@
+"""Application settings, read lazily from the environment (app settings in Azure).
+
+Nothing here runs at import time: call :func:`get_settings` inside a handler or CLI
+command. Every name is ``INSIGHTLOOP_<FIELD>`` (case-insensitive).
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MIB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """All tunables of the pipeline; defaults are the embedded (laptop) defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="INSIGHTLOOP_", extra="ignore", frozen=True)
+
+    storage_backend: Literal["local", "blob"] = "local"
+    local_storage_root: Path = Path(".insightloop/storage")
+    # Blob backend: an account URL uses DefaultAzureCredential (managed identity in Azure);
+    # a connection string is for Azurite and local development only.
+    storage_account_url: str | None = None
+    storage_connection_string: str | None = None
+    storage_api_version: str | None = None
+    # SDK retries before a TransientError reaches the runtime (which retries again).
+    storage_retry_total: int = Field(default=3, ge=0, le=10)
+
+    inbox_container: str = "inbox"
+    landing_container: str = "landing"
+    quarantine_container: str = "quarantine"
+    ledger_container: str = "ledger"
+    exports_container: str = "exports"
+
+    config_dir: Path = PROJECT_ROOT / "prompts"
+    # Source mapping for queue messages that name none (message property or body field).
+    default_event_source: str = "events"
+
+    landing_batch_max_bytes: int = Field(default=8 * MIB, ge=1024)
+    landing_batch_max_records: int = Field(default=20_000, ge=1)
+    max_text_chars: int = Field(default=20_000, ge=1)
+    # Caps one physical line/field so a runaway field cannot exhaust memory.
+    max_row_chars: int = Field(default=1 * MIB, ge=1024)
+    ledger_shards: int = Field(default=256, ge=1, le=4096)
+
+    @model_validator(mode="after")
+    def _blob_backend_needs_an_account(self) -> Settings:
+        if self.storage_backend == "blob" and not (
+            self.storage_account_url or self.storage_connection_string
+        ):
+            raise ValueError(
+                "INSIGHTLOOP_STORAGE_BACKEND=blob needs INSIGHTLOOP_STORAGE_ACCOUNT_URL "
+                "(managed identity) or INSIGHTLOOP_STORAGE_CONNECTION_STRING (Azurite)"
+            )
+        return self
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment on first use."""
+    return Settings()
