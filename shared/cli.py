@@ -119,26 +119,35 @@ def _expand(paths: list[Path], source: str | None) -> Iterator[tuple[str, str, P
 
 
 def print_reports(title: str, reports: list[IngestReport]) -> None:
-    table = Table(title=title, title_justify="left", show_lines=False)
-    for column in ("source", "input", "in", "landed", "duplicates", "quarantined", "notes"):
-        justify = "right" if column in ("in", "landed", "duplicates", "quarantined") else "left"
-        table.add_column(column, justify=justify)
+    """A table of counts per input, then every problem in full below it."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("source")
+    table.add_column("input", overflow="fold")
+    for column in ("in", "landed", "duplicates", "quarantined"):
+        table.add_column(column, justify="right")
+    table.add_column("notes")
+    problems: list[str] = []
     for report in reports:
+        name = report.input_name.split("/", 1)[-1]
         notes = []
         if report.duplicate_input:
-            notes.append("replay: whole file skipped")
-        notes.extend(f"[red]{error}[/red]" for error in report.file_errors)
-        notes.extend(f"{reason}: {n}" for reason, n in sorted(report.quarantine_reasons.items()))
+            notes.append("replay skipped")
+        if report.file_errors:
+            notes.append("[red]file error[/red]")
+            problems.extend(f"{report.input_name}: {error}" for error in report.file_errors)
+        if report.quarantine_reasons:
+            reasons = ", ".join(f"{r} {n}" for r, n in sorted(report.quarantine_reasons.items()))
+            problems.append(f"{report.input_name}: quarantined rows: {reasons}")
         if report.raced_duplicates:
-            notes.append(f"raced: {report.raced_duplicates}")
+            notes.append(f"raced {report.raced_duplicates}")
         table.add_row(
             report.source,
-            report.input_name.split("/", 1)[-1],
+            name,
             f"{report.records_in:,}",
             f"{report.landed:,}",
             f"{report.duplicates:,}",
             f"{report.quarantined:,}",
-            "; ".join(notes),
+            ", ".join(notes),
         )
     totals = _totals(reports)
     table.add_section()
@@ -149,11 +158,14 @@ def print_reports(title: str, reports: list[IngestReport]) -> None:
         "",
     )
     console.print(table)
+    for problem in problems:
+        console.print(f"  - {problem}", soft_wrap=True, highlight=False)
     balanced = totals["in"] == totals["landed"] + totals["duplicates"] + totals["quarantined"]
     mark = "[green]reconciled[/green]" if balanced else "[red]NOT reconciled[/red]"
     console.print(
         f"  in {totals['in']:,} = landed {totals['landed']:,} + duplicates "
-        f"{totals['duplicates']:,} + quarantined {totals['quarantined']:,}: {mark}\n"
+        f"{totals['duplicates']:,} + quarantined {totals['quarantined']:,}: {mark}\n",
+        highlight=False,
     )
 
 
