@@ -199,9 +199,11 @@ class LocalStorage:
 
     def list(self, container: str, prefix: str = "") -> Iterator[str]:
         base = self.root / container
-        if not base.is_dir():
+        # Walk only the folder the prefix names, not the whole container.
+        folder = base.joinpath(*prefix.split("/")[:-1]) if "/" in prefix else base
+        if not folder.is_dir():
             return
-        for file in sorted(base.rglob("*")):
+        for file in sorted(folder.rglob("*")):
             rel = file.relative_to(base).as_posix()
             hidden = any(part.startswith(".") for part in rel.split("/"))
             if file.is_file() and not hidden and rel.startswith(prefix):
