@@ -40,6 +40,10 @@ MAPPABLE_FIELDS = (
     "order_value",
 )
 SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+# Epoch timestamps written as text: ASCII digits, optionally with a fraction.
+EPOCH_TEXT = re.compile(r"[0-9]{1,20}(?:\.[0-9]+)?")
+# Lone surrogates: undecodable input bytes that must never reach a landed record.
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 class CsvOptions(BaseModel):
@@ -200,6 +204,8 @@ def _as_text(value: Any) -> str | None:
 
 def _as_number(value: Any, field: str) -> int | float | None:
     if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise RowError("invalid_field", f"{field}: {value!r} is not a finite number")
         return value
     text = _as_text(value)
     if text is None:
@@ -213,11 +219,27 @@ def _as_number(value: Any, field: str) -> int | float | None:
     return int(number) if number.is_integer() else number
 
 
+def _from_epoch(value: float) -> datetime:
+    """Epoch seconds, or milli/micro/nanoseconds told apart by magnitude (1973..5138)."""
+    magnitude = abs(value)
+    if magnitude >= 1e17:
+        seconds = value / 1e9
+    elif magnitude >= 1e14:
+        seconds = value / 1e6
+    elif magnitude >= 1e11:
+        seconds = value / 1e3
+    else:
+        seconds = value
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise RowError("bad_date", f"created_at {value!r} is not a usable epoch time") from None
+
+
 def parse_timestamp(value: Any, formats: list[str], zone: timezone | ZoneInfo) -> datetime:
     """ISO 8601 first, then each strptime format, then epoch seconds/milliseconds."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = value / 1000 if value > 1e11 else value
-        return datetime.fromtimestamp(seconds, tz=UTC)
+        return _from_epoch(value)
     text = _as_text(value)
     if text is None:
         raise RowError("bad_date", "created_at is empty")
@@ -232,13 +254,16 @@ def parse_timestamp(value: Any, formats: list[str], zone: timezone | ZoneInfo) -
             except ValueError:
                 continue
     if parsed is None:
-        if text.isdigit():
-            return parse_timestamp(int(text), formats, zone)
+        if EPOCH_TEXT.fullmatch(text):
+            return _from_epoch(float(text) if "." in text else int(text))
         hint = f" or {formats}" if formats else ""
         raise RowError("bad_date", f"created_at {text[:40]!r} is not ISO 8601{hint}")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise RowError("bad_date", f"created_at {text[:40]!r} is out of range in UTC") from None
 
 
 class RecordMapper:
@@ -264,6 +289,12 @@ class RecordMapper:
     def __call__(self, row: Mapping[str, Any]) -> FeedbackRecord:
         mapping = self.mapping
         values: dict[str, Any] = {name: get(row) for name, get in self._fields.items()}
+        for name, value in values.items():
+            if isinstance(value, dict):
+                raise RowError(
+                    "invalid_field",
+                    f"{name}: {mapping.fields[name]!r} holds a JSON object, not a value",
+                )
         for name, constant in mapping.defaults.items():
             if _as_text(values.get(name)) is None:
                 values[name] = constant
@@ -326,6 +357,7 @@ class RecordMapper:
                 if (value := _as_text(get(row))) is not None
             },
         }
+        _reject_surrogates(record)
         try:
             return FeedbackRecord.model_validate(record)
         except ValidationError as exc:
@@ -333,6 +365,15 @@ class RecordMapper:
                 f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in exc.errors()
             )
             raise RowError("invalid_field", problems) from None
+
+
+def _reject_surrogates(record: dict[str, Any]) -> None:
+    """Undecodable bytes (lone surrogates) cannot be landed as UTF-8 JSON."""
+    texts = [(k, v) for k, v in record.items() if isinstance(v, str)]
+    texts += [(f"metadata.{k}", v) for k, v in record["metadata"].items()]
+    for name, text in texts:
+        if not text.isascii() and _SURROGATES.search(text):
+            raise RowError("bad_encoding", f"{name}: contains bytes that are not valid text")
 
 
 __all__ = [
