@@ -41,14 +41,14 @@ class LandingWriter:
         self.ingest_date = ingest_date
         self._sequence = 0
 
-    def commit(self, rows: list[bytes]) -> str:
-        """Write one landing file; returns its path inside the container."""
+    def commit(self, data: bytes) -> str:
+        """Write one landing file of JSON Lines (``data`` ends with a newline); returns its path."""
         self._sequence += 1
         path = (
             f"{self.dataset}/ingest_date={self.ingest_date:%Y-%m-%d}/"
             f"{self.run_id}-{self._sequence:05d}.jsonl"
         )
-        self.storage.write(self.container, path, b"\n".join(rows) + b"\n", if_none_match=True)
+        self.storage.write(self.container, path, data, if_none_match=True)
         return path
 
 

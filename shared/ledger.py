@@ -61,6 +61,8 @@ class IdempotencyLedger:
         # shard path -> (sorted ids, ETag or None when the shard does not exist yet)
         self._cache: OrderedDict[str, tuple[np.ndarray, str | None]] = OrderedDict()
         self._cached_bytes = 0
+        self._folders: dict[tuple[str, int, int], str] = {}
+        self._shard_names = [f"{shard:04d}.ids" for shard in range(shards)]
 
     # ------------------------------------------------------------------ files
 
@@ -99,8 +101,12 @@ class IdempotencyLedger:
     # ---------------------------------------------------------------- records
 
     def key(self, source: str, record_id: str, created_at: datetime) -> RecordKey:
-        shard = int(record_id[:8], 16) % self.shards
-        return f"records/{source}/{created_at:%Y-%m}/{shard:04d}.ids", record_id
+        # Called once per record: string building is cached per month and per shard.
+        month = (source, created_at.year, created_at.month)
+        folder = self._folders.get(month)
+        if folder is None:
+            folder = self._folders[month] = f"records/{source}/{month[1]:04d}-{month[2]:02d}/"
+        return folder + self._shard_names[int(record_id[:8], 16) % self.shards], record_id
 
     def unseen(self, keys: Iterable[RecordKey]) -> set[str]:
         """The record ids among ``keys`` that no run has claimed yet."""

@@ -21,7 +21,7 @@ import orjson
 from shared.errors import RowError, UnknownSourceError, UnreadableFileError
 from shared.landing import LandingWriter, Quarantine
 from shared.ledger import IdempotencyLedger, RecordKey
-from shared.models import FeedbackRecord, IngestReport
+from shared.models import IngestReport
 from shared.parsing import BadRow, CountingReader, ParsedRow, read_rows
 from shared.settings import Settings, get_settings
 from shared.sources import RecordMapper, SourceMapping, load_mappings, resolve_mapping
@@ -32,7 +32,6 @@ logger = logging.getLogger(__name__)
 Opener = Callable[[], BinaryIO]
 FEEDBACK_DATASET = "feedback"
 REPORTS_DATASET = "ingest_reports"
-_to_json = FeedbackRecord.__pydantic_serializer__.to_json
 _UNSAFE_NAME = re.compile(r"[^a-z0-9_-]")
 
 
@@ -70,7 +69,10 @@ class _Run:
             run_id=self.run_id, source=source, input_name=input_name, started_at=self.now
         )
         self.ledger = IdempotencyLedger(
-            pipeline.storage, settings.ledger_container, shards=settings.ledger_shards
+            pipeline.storage,
+            settings.ledger_container,
+            shards=settings.ledger_shards,
+            cache_bytes=settings.ledger_cache_bytes,
         )
         self.landing = LandingWriter(
             pipeline.storage,
@@ -82,45 +84,81 @@ class _Run:
         self.quarantine = Quarantine(
             pipeline.storage, settings.quarantine_container, self.run_id, self.now
         )
-        self._batch: dict[str, tuple[RecordKey, bytes]] = {}
-        self._batch_bytes = 0
+        # The open landing batch: JSON lines in one buffer, record_id -> (key, start, end).
+        # (One bytes object per row would cost 8 KiB each: orjson over-allocates.)
+        self._batch: dict[str, tuple[RecordKey, int, int]] = {}
+        self._buffer = bytearray()
+        # Landed in this run and not claimed yet: record_id -> ledger key.
+        self._unclaimed: dict[str, RecordKey] = {}
 
     # -------------------------------------------------------------- records
 
-    def add(self, record: FeedbackRecord) -> None:
-        if record.record_id in self._batch:
+    def add(self, record: dict[str, Any]) -> None:
+        """Queue one validated record (``RecordMapper.map_fields``) for landing."""
+        record_id = record["record_id"]
+        if record_id in self._batch:
             self.report.duplicates += 1  # the same record twice in this input
             return
-        row = _to_json(record)
-        key = self.ledger.key(record.source, record.record_id, record.created_at)
-        self._batch[record.record_id] = (key, row)
-        self._batch_bytes += len(row) + 1
+        buffer = self._buffer
+        start = len(buffer)
+        buffer += to_json_line(record)
+        self._batch[record_id] = (
+            self.ledger.key(record["source"], record_id, record["created_at"]),
+            start,
+            len(buffer),
+        )
         if (
             len(self._batch) >= self.settings.landing_batch_max_records
-            or self._batch_bytes >= self.settings.landing_batch_max_bytes
+            or len(buffer) >= self.settings.landing_batch_max_bytes
         ):
             self.flush()
 
     def flush(self) -> None:
-        """Land the open batch: drop ids already claimed, commit the file, then claim."""
+        """Land the open batch: drop ids already landed, commit the file, claim later.
+
+        Ids are claimed after their landing file commits (see ``shared.ledger``), in
+        rounds of INSIGHTLOOP_LEDGER_CLAIM_EVERY_RECORDS, so a shard is rewritten once
+        per round instead of once per landing file. Until then ``_unclaimed`` stops a
+        later batch of the same run from landing them again.
+        """
         if not self._batch:
             return
-        batch, self._batch, self._batch_bytes = self._batch, {}, 0
-        fresh = self.ledger.unseen(key for key, _ in batch.values())
+        batch, buffer = self._batch, self._buffer
+        self._batch, self._buffer = {}, bytearray()
+        fresh = [
+            rid
+            for rid in self.ledger.unseen(key for key, _, _ in batch.values())
+            if rid not in self._unclaimed
+        ]
         self.report.duplicates += len(batch) - len(fresh)
-        if fresh:
-            rows = [row for rid, (_, row) in batch.items() if rid in fresh]
-            self.report.landed_files.append(self.landing.commit(rows))
-            self.report.landed += len(rows)
-            won = self.ledger.claim(batch[rid][0] for rid in fresh)
-            if len(won) < len(fresh):
-                # Another run landed these at the same moment; Silver keeps one copy.
-                self.report.raced_duplicates += len(fresh) - len(won)
-                logger.warning(
-                    "run %s: %d record(s) were landed concurrently by another run",
-                    self.run_id,
-                    len(fresh) - len(won),
-                )
+        if not fresh:
+            return
+        if len(fresh) == len(batch):
+            data = bytes(buffer)
+        else:
+            fresh_set, view = set(fresh), memoryview(buffer)
+            data = b"".join(view[s:e] for rid, (_, s, e) in batch.items() if rid in fresh_set)
+        self.report.landed_files.append(self.landing.commit(data))
+        self.report.landed += len(fresh)
+        for rid in fresh:
+            self._unclaimed[rid] = batch[rid][0]
+        if len(self._unclaimed) >= self.settings.ledger_claim_every_records:
+            self.claim()
+
+    def claim(self) -> None:
+        """Claim every landed, unclaimed id in the ledger."""
+        if not self._unclaimed:
+            return
+        unclaimed, self._unclaimed = self._unclaimed, {}
+        won = self.ledger.claim(unclaimed.values())
+        if len(won) < len(unclaimed):
+            # Another run landed these at the same moment; Silver keeps one copy.
+            self.report.raced_duplicates += len(unclaimed) - len(won)
+            logger.warning(
+                "run %s: %d record(s) were landed concurrently by another run",
+                self.run_id,
+                len(unclaimed) - len(won),
+            )
 
     # ----------------------------------------------------------- quarantine
 
@@ -138,7 +176,7 @@ class _Run:
 
     def map_row(self, mapper: RecordMapper, row: ParsedRow, input_name: str | None = None) -> None:
         try:
-            record = mapper(row.values)
+            record = mapper.map_fields(row.values)
         except RowError as exc:
             raw = orjson.dumps(row.values, default=str).decode()
             self.reject(BadRow(row.index, row.line, exc.reason, exc.detail, raw), input_name)
@@ -149,6 +187,7 @@ class _Run:
 
     def finish(self, clock: Callable[[], datetime]) -> IngestReport:
         self.flush()
+        self.claim()
         self.quarantine.flush(self.report.source)
         report = self.report
         report.finished_at = clock()
@@ -227,19 +266,20 @@ class IngestPipeline:
             max_text_chars=self.settings.max_text_chars,
             flat_rows=False,
         )
+        records_in = 0
         try:
             with opener() as raw:
                 stream = CountingReader(raw, on_progress) if on_progress else raw
-                for item in read_rows(
-                    stream, mapping, name, max_row_chars=self.settings.max_row_chars
-                ):
-                    run.report.records_in += 1
-                    if isinstance(item, BadRow):
+                rows = read_rows(stream, mapping, name, max_row_chars=self.settings.max_row_chars)
+                for records_in, item in enumerate(rows, 1):  # noqa: B007 - counted for the report
+                    if type(item) is BadRow:
                         run.reject(item)
                     else:
                         run.map_row(mapper, item)
         except UnreadableFileError as exc:
             self._quarantine_input(run, name, opener, str(exc))
+        finally:
+            run.report.records_in = records_in
         report = run.finish(self.clock)
         if not report.file_errors:
             run.ledger.claim_file(
@@ -309,6 +349,11 @@ class IngestPipeline:
         return RecordMapper(
             mapping, received_at=now, max_text_chars=self.settings.max_text_chars, flat_rows=False
         )
+
+
+def to_json_line(record: dict[str, Any]) -> bytes:
+    """One landed JSON line with its newline: ``FeedbackRecord.model_dump_json`` + newline."""
+    return orjson.dumps(record, option=orjson.OPT_UTC_Z | orjson.OPT_APPEND_NEWLINE)
 
 
 def _sha256(opener: Opener) -> str:

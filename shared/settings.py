@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     # Caps one physical line/field so a runaway field cannot exhaust memory.
     max_row_chars: int = Field(default=1 * MIB, ge=1024)
     ledger_shards: int = Field(default=256, ge=1, le=4096)
+    # Landed ids are claimed in rounds of this many (and at the end of every input): one
+    # write per touched shard per round, instead of per landing file.
+    ledger_claim_every_records: int = Field(default=100_000, ge=1)
+    # Ledger shards kept in memory per run (16 bytes per id).
+    ledger_cache_bytes: int = Field(default=128 * MIB, ge=MIB)
 
     @model_validator(mode="after")
     def _blob_backend_needs_an_account(self) -> Settings:
