@@ -25,6 +25,7 @@ import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
 from datetime import datetime
+from itertools import compress
 from typing import Any
 
 import numpy as np
@@ -114,7 +115,7 @@ class IdempotencyLedger:
         for path, ids in _group(keys).items():
             known, _ = self._load(path)
             hits = _contains(known, _as_array(ids))
-            fresh.update(rid for rid, hit in zip(ids, hits, strict=True) if not hit)
+            fresh.update(compress(ids, (~hits).tolist()))
         return fresh
 
     def claim(self, keys: Iterable[RecordKey]) -> set[str]:
@@ -129,7 +130,7 @@ class IdempotencyLedger:
         for attempt in range(self.max_attempts):
             known, etag = self._load(path)
             hits = _contains(known, queries)
-            new_ids = [rid for rid, hit in zip(ids, hits, strict=True) if not hit]
+            new_ids = list(compress(ids, (~hits).tolist()))
             if not new_ids:
                 return []
             merged = np.union1d(known, queries[~hits])

@@ -7,12 +7,14 @@ Silver layer can evolve the schema deliberately.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field
 
 SCHEMA_VERSION = "1.0"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 Channel = Literal["review", "ticket", "chat", "survey", "social"]
 CHANNELS: tuple[str, ...] = Channel.__args__  # type: ignore[attr-defined]
@@ -51,7 +53,8 @@ def make_record_id(
     if source_event_id:
         key = f"id\x1f{source}\x1f{source_event_id}"
     else:
-        stamp = created_at.isoformat() if created_at else ""
+        # Whole microseconds since the epoch: one instant, one stamp, whatever the offset.
+        stamp = str((created_at - _EPOCH) // _MICROSECOND) if created_at else ""
         key = "\x1f".join(
             (
                 "content",

@@ -88,6 +88,9 @@ class _Run:
         # (One bytes object per row would cost 8 KiB each: orjson over-allocates.)
         self._batch: dict[str, tuple[RecordKey, int, int]] = {}
         self._buffer = bytearray()
+        self._ledger_key = self.ledger.key
+        self._max_records = settings.landing_batch_max_records
+        self._max_bytes = settings.landing_batch_max_bytes
         # Landed in this run and not claimed yet: record_id -> ledger key.
         self._unclaimed: dict[str, RecordKey] = {}
 
@@ -96,21 +99,15 @@ class _Run:
     def add(self, record: dict[str, Any]) -> None:
         """Queue one validated record (``RecordMapper.map_fields``) for landing."""
         record_id = record["record_id"]
-        if record_id in self._batch:
+        batch, buffer = self._batch, self._buffer
+        if record_id in batch:
             self.report.duplicates += 1  # the same record twice in this input
             return
-        buffer = self._buffer
         start = len(buffer)
         buffer += to_json_line(record)
-        self._batch[record_id] = (
-            self.ledger.key(record["source"], record_id, record["created_at"]),
-            start,
-            len(buffer),
-        )
-        if (
-            len(self._batch) >= self.settings.landing_batch_max_records
-            or len(buffer) >= self.settings.landing_batch_max_bytes
-        ):
+        key = self._ledger_key(record["source"], record_id, record["created_at"])
+        batch[record_id] = (key, start, len(buffer))
+        if len(batch) >= self._max_records or len(buffer) >= self._max_bytes:
             self.flush()
 
     def flush(self) -> None:

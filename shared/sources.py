@@ -187,6 +187,13 @@ def _getter(path: str, flat: bool) -> Getter:
     return get
 
 
+def _accessor(path: str, flat: bool) -> tuple[str | None, Getter | None]:
+    """(key, None) when ``row.get(key)`` reads the path, else (None, nested getter)."""
+    if flat or "." not in path:
+        return path, None
+    return None, _getter(path, flat)
+
+
 def _as_text(value: Any) -> str | None:
     """Input value -> stripped text, or None when empty. Lists join with ', '."""
     if value is None:
@@ -243,6 +250,8 @@ def _from_epoch(value: float) -> datetime:
 def _localize(parsed: datetime, zone: timezone | ZoneInfo, text: str) -> datetime:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone)
+        if zone is UTC:
+            return parsed
     try:
         return parsed.astimezone(UTC)
     except OverflowError:
@@ -362,10 +371,6 @@ def _record_template() -> dict[str, Any]:
     }
 
 
-class _BrokenConstraintError(Exception):
-    """A value broke a FeedbackRecord constraint: pydantic words the error."""
-
-
 class RecordMapper:
     """Turns one parsed input row into a FeedbackRecord, or raises RowError with a reason.
 
@@ -389,22 +394,31 @@ class RecordMapper:
         self.max_text_chars = max_text_chars
         zone: timezone | ZoneInfo = UTC if mapping.timezone == "UTC" else ZoneInfo(mapping.timezone)
         self._timestamp = TimestampParser(mapping.created_at_formats, zone)
-        getters = {name: _getter(path, flat_rows) for name, path in mapping.fields.items()}
         self._defaults = dict(mapping.defaults)
-        self._text = getters["text"]
-        self._created_at = getters.get("created_at")
-        self._channel = getters.get("channel")
+        absent: tuple[str | None, Getter | None] = (None, _missing)
+        access = {name: _accessor(path, flat_rows) for name, path in mapping.fields.items()}
+        self._text = access["text"]
+        self._created_at = (
+            _getter(mapping.fields["created_at"], flat_rows)
+            if ("created_at" in mapping.fields)
+            else None
+        )
         limits = _field_limits()
-        wanted = set(getters) | set(self._defaults)
+        wanted = set(access) | set(self._defaults)
+        # The channel column is read like the optional texts, then checked against CHANNELS.
         self._texts = [
-            (name, getters.get(name), limits[name].max_length)
-            for name in _OPTIONAL_TEXT_FIELDS
+            (name, *access.get(name, absent), limits[name].max_length)
+            for name in ("channel", *_OPTIONAL_TEXT_FIELDS)
             if name in wanted
         ]
         self._numbers = [
-            (name, getters.get(name), limits[name]) for name in _NUMBER_FIELDS if name in wanted
+            (name, *access.get(name, absent), limits[name])
+            for name in _NUMBER_FIELDS
+            if name in wanted
         ]
-        self._metadata = [(key, _getter(path, flat_rows)) for key, path in mapping.metadata.items()]
+        self._metadata = [
+            (key, *_accessor(path, flat_rows)) for key, path in mapping.metadata.items()
+        ]
         self._template = _record_template() | {
             "source": mapping.name,
             "channel": mapping.channel,
@@ -415,86 +429,94 @@ class RecordMapper:
         return FeedbackRecord.model_validate(self.map_fields(row))
 
     def map_fields(self, row: Mapping[str, Any]) -> dict[str, Any]:
-        """The record for ``row`` as a dict in FeedbackRecord field order, validated."""
-        mapping = self.mapping
+        """The record for ``row`` as a dict in FeedbackRecord field order, validated.
+
+        Runs once per input row, so the common case (a string value) is inlined.
+        """
+        mapping, defaults, row_get = self.mapping, self._defaults, row.get
         record = self._template.copy()
-        try:
-            text = self._text_field("text", self._text, row) or ""
-            if not text and not mapping.allow_empty_text:
-                raise RowError("missing_text", f"no text in column {mapping.fields['text']!r}")
-            if len(text) > self.max_text_chars:
-                raise RowError(
-                    "text_too_long",
-                    f"text has {len(text):,} characters; the limit is {self.max_text_chars:,} "
-                    "(INSIGHTLOOP_MAX_TEXT_CHARS)",
-                )
-            if "\r" in text:
-                text = text.replace("\r\n", "\n")
-            record["text"] = text
-            record["created_at"] = self._created(row)
-            channel = self._text_field("channel", self._channel, row)
-            if channel is not None:
-                channel = channel.lower()
-                record["channel"] = channel
-                if channel not in _CHANNELS:
-                    raise _BrokenConstraintError
-            for name, get, max_length in self._texts:
-                value = self._text_field(name, get, row)
+        key, nested = self._text
+        value = row_get(key) if nested is None else nested(row)
+        text = self._clean_text("text", value) or defaults.get("text") or ""
+        if not text and not mapping.allow_empty_text:
+            raise RowError("missing_text", f"no text in column {mapping.fields['text']!r}")
+        if len(text) > self.max_text_chars:
+            raise RowError(
+                "text_too_long",
+                f"text has {len(text):,} characters; the limit is {self.max_text_chars:,} "
+                "(INSIGHTLOOP_MAX_TEXT_CHARS)",
+            )
+        if "\r" in text:
+            text = text.replace("\r\n", "\n")
+        record["text"] = text
+        record["created_at"] = created_at = self._created(row)
+        broken = False
+        for name, key, nested, max_length in self._texts:
+            value = row_get(key) if nested is None else nested(row)
+            if type(value) is str:
+                value = value.strip()
+                if value and not value.isascii() and _SURROGATES.search(value):
+                    raise _undecodable(name)
+            elif value is not None:
+                value = self._clean_text(name, value)
+            if not value:
+                value = defaults.get(name)
+                if value is None:
+                    continue
+            if name == "channel":
+                value = value.lower()
+                broken = broken or value not in _CHANNELS
+            record[name] = value
+            if max_length is not None and len(value) > max_length:
+                broken = True
+        for name, key, nested, limits in self._numbers:
+            value = row_get(key) if nested is None else nested(row)
+            if type(value) is str and value.isdigit() and value.isascii():
+                number: int | float = int(value)
+            else:
+                if isinstance(value, dict):
+                    raise _object_error(name, mapping)
+                if _as_text(value) is None:
+                    value = defaults.get(name)
+                number = _as_number(value, name)
+                if number is None:
+                    continue
+            if not limits.integer:
+                number = float(number)
+            elif type(number) is float and number.is_integer():
+                number = int(number)
+            record[name] = number
+            if (limits.integer and type(number) is not int) or not limits.fits(number):
+                broken = True
+        if self._metadata:
+            record["metadata"] = metadata = {}
+            for name, key, nested in self._metadata:
+                value = row_get(key) if nested is None else nested(row)
+                value = (value.strip() or None) if type(value) is str else _as_text(value)
                 if value is not None:
-                    record[name] = value
-                    if max_length is not None and len(value) > max_length:
-                        raise _BrokenConstraintError
-            for name, get, limits in self._numbers:
-                value = self._number(name, get, row)
-                if value is not None:
-                    if limits.integer:
-                        if type(value) is float and value.is_integer():
-                            value = int(value)
-                    else:
-                        value = float(value)
-                    record[name] = value
-                    if (limits.integer and type(value) is not int) or not limits.fits(value):
-                        raise _BrokenConstraintError
-            if self._metadata:
-                record["metadata"] = {
-                    key: value
-                    for key, get in self._metadata
-                    if (value := _metadata_text(key, get(row))) is not None
-                }
-        except _BrokenConstraintError:
+                    if not value.isascii() and _SURROGATES.search(value):
+                        raise _undecodable(f"metadata.{name}")
+                    metadata[name] = value
+        if broken:
             return self._validated(record)
         record["record_id"] = make_record_id(
             mapping.name,
             record["source_event_id"],
             text=text,
             title=record["title"],
-            created_at=record["created_at"],
+            created_at=created_at,
             product=record["product"],
         )
         return record
 
-    def _text_field(self, name: str, get: Getter | None, row: Mapping[str, Any]) -> str | None:
-        """Stripped text of a field (its default when empty), or None."""
-        value = get(row) if get is not None else None
-        if type(value) is str:
-            value = value.strip() or None
-        elif value is not None:
-            if isinstance(value, dict):
-                raise _object_error(name, self.mapping)
-            value = _as_text(value)
-        if value is None:
-            return self._defaults.get(name)
-        if not value.isascii() and _SURROGATES.search(value):
-            raise RowError("bad_encoding", f"{name}: contains bytes that are not valid text")
-        return value
-
-    def _number(self, name: str, get: Getter | None, row: Mapping[str, Any]) -> int | float | None:
-        value = get(row) if get is not None else None
+    def _clean_text(self, name: str, value: Any) -> str | None:
+        """Stripped text of any input value, or None; JSON objects are refused."""
         if isinstance(value, dict):
             raise _object_error(name, self.mapping)
-        if _as_text(value) is None:
-            value = self._defaults.get(name)
-        return _as_number(value, name)
+        text = _as_text(value)
+        if text is not None and not text.isascii() and _SURROGATES.search(text):
+            raise _undecodable(name)
+        return text
 
     def _created(self, row: Mapping[str, Any]) -> datetime:
         get = self._created_at
@@ -528,12 +550,12 @@ def _object_error(name: str, mapping: SourceMapping) -> RowError:
     )
 
 
-def _metadata_text(key: str, value: Any) -> str | None:
-    """Metadata keeps scalar values as text; objects and empty values are left out."""
-    text = (value.strip() or None) if type(value) is str else _as_text(value)
-    if text is not None and not text.isascii() and _SURROGATES.search(text):
-        raise RowError("bad_encoding", f"metadata.{key}: contains bytes that are not valid text")
-    return text
+def _undecodable(name: str) -> RowError:
+    return RowError("bad_encoding", f"{name}: contains bytes that are not valid text")
+
+
+def _missing(_row: Mapping[str, Any]) -> None:
+    """Getter of a field the mapping does not read (it only has a default)."""
 
 
 __all__ = [
