@@ -33,6 +33,7 @@ Opener = Callable[[], BinaryIO]
 FEEDBACK_DATASET = "feedback"
 REPORTS_DATASET = "ingest_reports"
 _UNSAFE_NAME = re.compile(r"[^a-z0-9_-]")
+_DOT_SEGMENT = re.compile(r"^\.{1,2}$")
 
 
 @dataclass(slots=True)
@@ -236,6 +237,7 @@ class IngestPipeline:
         on_progress: Callable[[int], None] | None = None,
     ) -> IngestReport:
         """Ingest one export file. Permanent problems are quarantined; transient ones raise."""
+        source, name = path_safe_source(source), path_safe_name(name)
         run = _Run(self, source, f"{source}/{name}")
         try:
             mapping = resolve_mapping(self.mappings, source)
@@ -335,9 +337,9 @@ class IngestPipeline:
         return [run.finish(self.clock) for run in runs.values()]
 
     def _message_source(self, message: EventMessage) -> str:
-        name = str(message.properties.get("source") or self.settings.default_event_source)
-        # Unknown names still name a quarantine folder: keep them path-safe.
-        return _UNSAFE_NAME.sub("_", name.strip().lower())[:63] or "unknown"
+        return path_safe_source(
+            str(message.properties.get("source") or self.settings.default_event_source)
+        )
 
     def _mapper_or_none(self, source: str, now: datetime) -> RecordMapper | None:
         mapping = self.mappings.get(source)
@@ -346,6 +348,17 @@ class IngestPipeline:
         return RecordMapper(
             mapping, received_at=now, max_text_chars=self.settings.max_text_chars, flat_rows=False
         )
+
+
+def path_safe_source(name: str) -> str:
+    """Source names match mappings case-insensitively; unknown ones still name a folder."""
+    return _UNSAFE_NAME.sub("_", name.strip().lower())[:63] or "unknown"
+
+
+def path_safe_name(name: str) -> str:
+    """An input name usable inside storage paths: no empty, '.' or '..' segments."""
+    parts = [_DOT_SEGMENT.sub("_", part) for part in name.replace("\\", "/").split("/") if part]
+    return "/".join(parts) or "unnamed"
 
 
 def to_json_line(record: dict[str, Any]) -> bytes:

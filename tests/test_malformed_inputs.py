@@ -19,7 +19,7 @@ import pytest
 
 from shared.models import FeedbackRecord, IngestReport, QuarantinedRow
 from shared.pipeline import IngestPipeline
-from shared.settings import Settings
+from shared.settings import PROJECT_ROOT, Settings
 from shared.sources import SourceMapping
 from shared.storage import LocalStorage
 
@@ -621,3 +621,40 @@ def test_every_kind_of_bad_csv_row_is_accounted_for_in_one_file(
     assert by_line[6]["raw"] == "5,too,few"
     texts = sorted(r["text"] for r in landed(local_storage))
     assert texts == ["good one", "last", "multi\nline"]  # CRLF inside text becomes LF
+
+
+@pytest.mark.parametrize(
+    ("source", "name", "folder", "stored_name"),
+    [
+        ("../evil", "export.csv", "___evil", "export.csv"),
+        ("", "export.csv", "unknown", "export.csv"),
+        ("nope", "../../etc/passwd", "nope", "____etc_passwd"),
+        ("nope", "a/./b.csv", "nope", "a___b.csv"),
+    ],
+)
+def test_hostile_source_and_file_names_stay_inside_the_quarantine(
+    pipeline: IngestPipeline,
+    local_storage: LocalStorage,
+    tmp_path: Path,
+    source: str,
+    name: str,
+    folder: str,
+    stored_name: str,
+) -> None:
+    path = tmp_path / "input.csv"
+    path.write_bytes(b"a,b\n1,2\n")
+    report = pipeline.ingest_file(source, name, lambda: open(path, "rb"))  # noqa: SIM115
+    assert report.source == folder
+    assert report.file_errors and report.file_errors[0].startswith(f"unknown source {folder!r}")
+    stored = list(local_storage.list("quarantine", f"files/{folder}/"))
+    assert any(p.endswith(f"/{stored_name}") for p in stored), stored
+    assert all(p.startswith(f"files/{folder}/") for p in local_storage.list("quarantine"))
+
+
+def test_source_folders_match_mappings_case_insensitively(
+    pipeline: IngestPipeline, local_storage: LocalStorage, tmp_path: Path
+) -> None:
+    sample = PROJECT_ROOT / "samples" / "inbox" / "reviews" / "judgeme-reviews-2026-11-19.csv"
+    report = ingest(pipeline, tmp_path, " Reviews ", "r.csv", sample.read_bytes())
+    assert report.source == "reviews"
+    assert report.landed > 0 and not report.file_errors
