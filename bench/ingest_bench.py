@@ -396,7 +396,7 @@ def child_main(args: argparse.Namespace) -> int:
         from shared.storage import LocalStorage
 
         settings = Settings(local_storage_root=root)
-        pipeline = IngestPipeline(LocalStorage(root), settings)
+        pipeline = IngestPipeline(LocalStorage(root), settings, enrich=False)
     startup = time.perf_counter() - started
     baseline_kib = _current_rss_kib()
     calib_before = _calibrate()
@@ -561,7 +561,7 @@ def stages_main(args: argparse.Namespace) -> int:
                         pass
 
     def full_ingest() -> None:
-        pipeline = IngestPipeline(LocalStorage(root), settings)
+        pipeline = IngestPipeline(LocalStorage(root), settings, enrich=False)
         pipeline.ingest_file(SOURCE, csv_path.name, lambda: open(csv_path, "rb"))  # noqa: SIM115
 
     timed("reference: csv.reader + dict(zip) alone, no shared/ code", csv_reference)

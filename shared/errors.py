@@ -45,6 +45,11 @@ class RowError(PermanentInputError):
         self.detail = detail
 
 
+class PiiMaskingError(InsightloopError):
+    """Masking failed; the message never quotes the text. The batch must not land unmasked,
+    so this propagates: the runtime retries and, if it keeps failing, dead-letters."""
+
+
 class TransientError(InsightloopError):
     """A dependency failed in a way that may succeed on retry (storage, network)."""
 

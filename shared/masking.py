@@ -51,7 +51,7 @@ import orjson
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from shared.errors import ConfigError, InsightloopError, PermanentInputError
+from shared.errors import ConfigError, PermanentInputError, PiiMaskingError
 
 if TYPE_CHECKING:
     from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerResult
@@ -70,10 +70,6 @@ _COMPACT_TYPES = frozenset(
     {"PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "ORDER_ID", "TICKET_ID", "CUSTOMER_ID"}
 )
 _PRESIDIO_LOGGERS = ("presidio-analyzer", "presidio-anonymizer")
-
-
-class PiiMaskingError(InsightloopError):
-    """Masking failed; the message never quotes the text (the record must not land unmasked)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -90,6 +90,9 @@ class FeedbackRecord(BaseModel):
     product_category: OptionalText = None
     region: OptionalText = None
     locale: str | None = Field(default=None, max_length=35)
+    # Detected from the text before masking; "und" when too short or unclear to tell.
+    language: str | None = Field(default=None, pattern=r"^(?:[a-z]{2}|und)$")
+    language_confidence: float | None = Field(default=None, ge=0, le=1)
     customer_segment: OptionalText = None
     order_value: float | None = Field(default=None, ge=0)
     metadata: dict[str, str] = Field(default_factory=dict)
@@ -108,6 +111,7 @@ QuarantineReason = Literal[
     "text_too_long",
     "bad_date",
     "invalid_field",
+    "quality_gate",
 ]
 
 
@@ -153,6 +157,15 @@ class IngestReport(BaseModel):
         description="records another concurrent run landed too; Silver keeps one",
     )
     quarantine_reasons: dict[str, int] = Field(default_factory=dict)
+    languages: dict[str, int] = Field(
+        default_factory=dict, description="landed records per detected language"
+    )
+    masked_entities: dict[str, int] = Field(
+        default_factory=dict, description="PII spans masked in landed records, per entity type"
+    )
+    quality_events: list[str] = Field(
+        default_factory=list, description="landed quality-gate event files"
+    )
     file_errors: list[str] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
     landed_files: list[str] = Field(default_factory=list)

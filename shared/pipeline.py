@@ -18,11 +18,13 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from shared.enrich import Enrichment
 from shared.errors import RowError, UnknownSourceError, UnreadableFileError
 from shared.landing import LandingWriter, Quarantine
 from shared.ledger import IdempotencyLedger, RecordKey
 from shared.models import IngestReport
 from shared.parsing import BadRow, CountingReader, ParsedRow, read_rows
+from shared.quality import QualityLog
 from shared.settings import Settings, get_settings
 from shared.sources import RecordMapper, SourceMapping, load_mappings, resolve_mapping
 from shared.storage import ObjectStorage, storage_from_settings
@@ -32,6 +34,8 @@ logger = logging.getLogger(__name__)
 Opener = Callable[[], BinaryIO]
 FEEDBACK_DATASET = "feedback"
 REPORTS_DATASET = "ingest_reports"
+# A batch is sized before serialising: its texts plus about this much per row.
+_ROW_OVERHEAD_BYTES = 512
 _UNSAFE_NAME = re.compile(r"[^a-z0-9_-]")
 _DOT_SEGMENT = re.compile(r"^\.{1,2}$")
 
@@ -60,12 +64,19 @@ def mapping_fingerprint(mapping: SourceMapping) -> str:
 class _Run:
     """State of one ingest call: the report, the open landing batch, the quarantine."""
 
-    def __init__(self, pipeline: IngestPipeline, source: str, input_name: str) -> None:
+    def __init__(
+        self,
+        pipeline: IngestPipeline,
+        source: str,
+        input_name: str,
+        mapping: SourceMapping | None = None,
+    ) -> None:
         settings = pipeline.settings
         self.now = pipeline.clock()
         self.run_id = new_run_id(self.now)
         self.storage = pipeline.storage
         self.settings = settings
+        self.mapping = mapping
         self.report = IngestReport(
             run_id=self.run_id, source=source, input_name=input_name, started_at=self.now
         )
@@ -85,10 +96,21 @@ class _Run:
         self.quarantine = Quarantine(
             pipeline.storage, settings.quarantine_container, self.run_id, self.now
         )
-        # The open landing batch: JSON lines in one buffer, record_id -> (key, start, end).
-        # (One bytes object per row would cost 8 KiB each: orjson over-allocates.)
-        self._batch: dict[str, tuple[RecordKey, int, int]] = {}
-        self._buffer = bytearray()
+        # Enrichment (language, quality gate, PII masking) runs when a mapping is known.
+        self.enrichment = pipeline.enrichment if mapping is not None else None
+        self.quality = QualityLog(
+            pipeline.storage,
+            landing_container=settings.landing_container,
+            quarantine_container=settings.quarantine_container,
+            run_id=self.run_id,
+            now=self.now,
+        )
+        self.gate_failed = False
+        self._profiler = self.enrichment.profiler(source) if self.enrichment else None
+        self._batch_number = 0
+        # The open landing batch: record_id -> (ledger key, record), and its rough size.
+        self._batch: dict[str, tuple[RecordKey, dict[str, Any]]] = {}
+        self._batch_bytes = 0
         self._ledger_key = self.ledger.key
         self._max_records = settings.landing_batch_max_records
         self._max_bytes = settings.landing_batch_max_bytes
@@ -100,48 +122,102 @@ class _Run:
     def add(self, record: dict[str, Any]) -> None:
         """Queue one validated record (``RecordMapper.map_fields``) for landing."""
         record_id = record["record_id"]
-        batch, buffer = self._batch, self._buffer
+        batch = self._batch
         if record_id in batch:
             self.report.duplicates += 1  # the same record twice in this input
+            if self._profiler is not None:
+                self._profiler.observe_duplicate()
             return
-        start = len(buffer)
-        buffer += to_json_line(record)
         key = self._ledger_key(record["source"], record_id, record["created_at"])
-        batch[record_id] = (key, start, len(buffer))
-        if len(batch) >= self._max_records or len(buffer) >= self._max_bytes:
+        batch[record_id] = (key, record)
+        self._batch_bytes += len(record["text"]) + _ROW_OVERHEAD_BYTES
+        if len(batch) >= self._max_records or self._batch_bytes >= self._max_bytes:
             self.flush()
 
     def flush(self) -> None:
-        """Land the open batch: drop ids already landed, commit the file, claim later.
+        """Land the open batch: drop ids already landed, enrich, commit, claim later.
 
         Ids are claimed after their landing file commits (see ``shared.ledger``), in
         rounds of INSIGHTLOOP_LEDGER_CLAIM_EVERY_RECORDS, so a shard is rewritten once
         per round instead of once per landing file. Until then ``_unclaimed`` stops a
         later batch of the same run from landing them again.
         """
-        if not self._batch:
+        if not self._batch and not self._profiler_has_rows():
             return
-        batch, buffer = self._batch, self._buffer
-        self._batch, self._buffer = {}, bytearray()
-        fresh = [
-            rid
-            for rid in self.ledger.unseen(key for key, _, _ in batch.values())
-            if rid not in self._unclaimed
-        ]
+        batch, self._batch, self._batch_bytes = self._batch, {}, 0
+        unseen = self.ledger.unseen(key for key, _ in batch.values())
+        # In input order: landing files keep the rows of an export in its order.
+        fresh = [rid for rid in batch if rid in unseen and rid not in self._unclaimed]
         self.report.duplicates += len(batch) - len(fresh)
-        if not fresh:
+        records = [batch[rid][1] for rid in fresh]
+        # The gate also judges a batch whose rows were all quarantined (an empty export).
+        enrich = self.enrichment is not None and (records or self._profiler_has_rows())
+        if enrich and not self._enrich(records):
             return
-        if len(fresh) == len(batch):
-            data = bytes(buffer)
-        else:
-            fresh_set, view = set(fresh), memoryview(buffer)
-            data = b"".join(view[s:e] for rid, (_, s, e) in batch.items() if rid in fresh_set)
-        self.report.landed_files.append(self.landing.commit(data))
-        self.report.landed += len(fresh)
+        if not records:
+            return
+        buffer = bytearray()
+        for record in records:
+            buffer += to_json_line(record)
+        self.report.landed_files.extend(
+            self.landing.commit(bytes(chunk)) for chunk in _split_lines(buffer, self._max_bytes)
+        )
+        self.report.landed += len(records)
         for rid in fresh:
             self._unclaimed[rid] = batch[rid][0]
         if len(self._unclaimed) >= self.settings.ledger_claim_every_records:
             self.claim()
+
+    def _profiler_has_rows(self) -> bool:
+        return self._profiler is not None and self._profiler.rows_in > 0
+
+    def _enrich(self, records: list[dict[str, Any]]) -> bool:
+        """Language, gate, masking for one batch; False when the gate quarantined it."""
+        enrichment, mapping, profiler = self.enrichment, self.mapping, self._profiler
+        assert enrichment is not None and mapping is not None and profiler is not None
+        self._profiler = enrichment.profiler(self.report.source)
+        self._batch_number += 1
+        enrichment.detect_languages(records, profiler)
+        verdict = enrichment.judge(profiler.profile(), mapping)
+        masked = enrichment.mask(records, mapping)
+        report = self.report
+        if verdict.passed:
+            self.quality.batch_event(
+                input_name=report.input_name,
+                batch=self._batch_number,
+                result=verdict.result,
+                profile=verdict.profile,
+            )
+            enrichment.gate.record_pass(verdict.profile)
+            for record in records:
+                report.languages[record["language"]] = (
+                    report.languages.get(record["language"], 0) + 1
+                )
+            for entity, count in masked.items():
+                report.masked_entities[entity] = report.masked_entities.get(entity, 0) + count
+            return True
+        self.gate_failed = True
+        where = self.quality.quarantine_batch(
+            source=report.source,
+            batch=self._batch_number,
+            rows=[to_json_line(record).rstrip(b"\n") for record in records],
+            result=verdict.result,
+        )
+        self.quality.batch_event(
+            input_name=report.input_name,
+            batch=self._batch_number,
+            result=verdict.result,
+            profile=verdict.profile,
+            quarantine_path=where,
+        )
+        if records:
+            report.count_quarantined("quality_gate", len(records))
+        report.warnings.append(
+            f"batch {self._batch_number} ({len(records)} records) quarantined by the quality "
+            f"gate at {self.storage.describe(self.settings.quarantine_container, where)}: "
+            f"{verdict.result.summary()}"
+        )
+        return False
 
     def claim(self) -> None:
         """Claim every landed, unclaimed id in the ledger."""
@@ -162,6 +238,8 @@ class _Run:
 
     def reject(self, bad: BadRow, input_name: str | None = None) -> None:
         self.report.count_quarantined(bad.reason)
+        if bad.reason == "missing_text" and self._profiler is not None:
+            self._profiler.observe_empty()
         self.quarantine.add_row(
             source=self.report.source,
             input_name=input_name or self.report.input_name,
@@ -173,6 +251,8 @@ class _Run:
         )
 
     def map_row(self, mapper: RecordMapper, row: ParsedRow, input_name: str | None = None) -> None:
+        if self._profiler is not None:
+            self._profiler.observe_columns(row.values)
         try:
             record = mapper.map_fields(row.values)
         except RowError as exc:
@@ -183,11 +263,16 @@ class _Run:
 
     # --------------------------------------------------------------- finish
 
-    def finish(self, clock: Callable[[], datetime]) -> IngestReport:
+    def finish(self, clock: Callable[[], datetime], *, check_volume: bool = False) -> IngestReport:
         self.flush()
         self.claim()
         self.quarantine.flush(self.report.source)
         report = self.report
+        if check_volume and self.enrichment is not None and not report.file_errors:
+            self._check_volume()
+        events = self.quality.flush()
+        if events:
+            report.quality_events.append(events)
         report.finished_at = clock()
         self.storage.write(
             self.settings.landing_container,
@@ -206,6 +291,17 @@ class _Run:
         )
         return report
 
+    def _check_volume(self) -> None:
+        """Alert-only: this input's size against the source's usual volume."""
+        assert self.enrichment is not None
+        gate, report = self.enrichment.gate, self.report
+        check = gate.check_volume(report.source, report.records_in)
+        self.quality.volume_event(source=report.source, input_name=report.input_name, check=check)
+        if check.passed:
+            gate.record_input(report.source, report.records_in)
+        else:
+            report.warnings.append(f"volume alert: {check.message}; expected {check.expected}")
+
 
 class IngestPipeline:
     """Ingest files and queue messages into landing, idempotently and with accounting."""
@@ -216,11 +312,16 @@ class IngestPipeline:
         settings: Settings,
         mappings: dict[str, SourceMapping] | None = None,
         clock: Callable[[], datetime] = utc_now,
+        *,
+        enrich: bool = True,
     ) -> None:
+        """``enrich=False`` lands records without language, gate or PII masking: only for
+        measuring the ingest foundation (``bench/ingest_bench.py``), never in production."""
         self.storage = storage
         self.settings = settings
         self.mappings = mappings if mappings is not None else load_mappings(settings.config_dir)
         self.clock = clock
+        self.enrichment = Enrichment.from_settings(settings, storage) if enrich else None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> IngestPipeline:
@@ -238,12 +339,13 @@ class IngestPipeline:
     ) -> IngestReport:
         """Ingest one export file. Permanent problems are quarantined; transient ones raise."""
         source, name = path_safe_source(source), path_safe_name(name)
-        run = _Run(self, source, f"{source}/{name}")
         try:
             mapping = resolve_mapping(self.mappings, source)
         except UnknownSourceError as exc:
+            run = _Run(self, source, f"{source}/{name}")
             self._quarantine_input(run, name, opener, str(exc))
             return run.finish(self.clock)
+        run = _Run(self, source, f"{source}/{name}", mapping)
 
         # Two passes: hashing first lets a replayed file cost one ledger read instead of
         # a parse and a claim check per record (on Blob it means reading the blob twice).
@@ -279,8 +381,10 @@ class IngestPipeline:
             self._quarantine_input(run, name, opener, str(exc))
         finally:
             run.report.records_in = records_in
-        report = run.finish(self.clock)
-        if not report.file_errors:
+        report = run.finish(self.clock, check_volume=True)
+        # A gate-quarantined batch leaves the file unclaimed: once the cause is fixed, a
+        # replay lands those records (the rest are skipped as claimed duplicates).
+        if not report.file_errors and not run.gate_failed:
             run.ledger.claim_file(
                 source,
                 content_sha256,
@@ -316,7 +420,7 @@ class IngestPipeline:
             source = self._message_source(message)
             run = runs.get(source)
             if run is None:
-                run = runs[source] = _Run(self, source, "servicebus")
+                run = runs[source] = _Run(self, source, "servicebus", self.mappings.get(source))
                 mappers[source] = self._mapper_or_none(source, run.now)
             items = body if isinstance(body, list) else [body]
             raw_body = message.body.decode("utf-8", "replace")[:65_536]
@@ -359,6 +463,18 @@ def path_safe_name(name: str) -> str:
     """An input name usable inside storage paths: no empty, '.' or '..' segments."""
     parts = [_DOT_SEGMENT.sub("_", part) for part in name.replace("\\", "/").split("/") if part]
     return "/".join(parts) or "unnamed"
+
+
+def _split_lines(buffer: bytearray, max_bytes: int) -> Iterable[memoryview]:
+    """Consecutive runs of whole lines of at most ``max_bytes`` each (one line at least)."""
+    view, start, size = memoryview(buffer), 0, len(buffer)
+    while start < size:
+        end = min(start + max_bytes, size)
+        if end < size:
+            cut = buffer.rfind(b"\n", start, end)
+            end = cut + 1 if cut >= start else buffer.find(b"\n", end) + 1
+        yield view[start:end]
+        start = end
 
 
 def to_json_line(record: dict[str, Any]) -> bytes:

@@ -18,7 +18,7 @@ from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from shared.errors import ConfigError, RowError, UnknownSourceError
 from shared.models import CHANNELS, Channel, FeedbackRecord, make_record_id
@@ -82,6 +82,10 @@ class SourceMapping(BaseModel):
     metadata: dict[str, str] = Field(
         default_factory=dict, description="metadata key -> column or dotted path"
     )
+    free_text_metadata: list[str] = Field(
+        default_factory=list,
+        description="metadata keys that hold free text: PII-masked like text and title",
+    )
     defaults: dict[str, str] = Field(
         default_factory=dict, description="canonical field -> constant when the input has none"
     )
@@ -119,9 +123,14 @@ class SourceMapping(BaseModel):
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
-    def model_post_init(self, _context: Any) -> None:
+    @model_validator(mode="after")
+    def _text_and_free_text_metadata(self) -> SourceMapping:
         if "text" not in self.fields:
             raise ValueError("a mapping must map 'text'")
+        unknown = sorted(set(self.free_text_metadata) - set(self.metadata))
+        if unknown:
+            raise ValueError(f"free_text_metadata names keys that are not in metadata: {unknown}")
+        return self
 
     @property
     def required_columns(self) -> list[str]:

@@ -62,7 +62,10 @@ MAPPINGS = {m.name: m for m in (CSV_MAPPING, COMMA_ONLY, TICKETS)}
 
 @pytest.fixture
 def pipe(local_storage: LocalStorage, settings: Settings) -> IngestPipeline:
-    return IngestPipeline(local_storage, settings, mappings=MAPPINGS)
+    # Parsing and row quarantine in isolation: these synthetic mappings name columns the
+    # crafted inputs leave out, which the quality gate would rightly refuse (see
+    # tests/test_enrich.py for the gate and masking on the same pipeline).
+    return IngestPipeline(local_storage, settings, mappings=MAPPINGS, enrich=False)
 
 
 def ingest(
