@@ -6,6 +6,7 @@ import argparse
 import logging
 import shutil
 import sys
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -21,8 +22,10 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from shared.enrich import PII_CONFIG
 from shared.errors import InsightloopError
 from shared.inbox import split_inbox_path
+from shared.masking import get_masker, mask_jsonl
 from shared.models import IngestReport
 from shared.pipeline import EventMessage, IngestPipeline
 from shared.settings import PROJECT_ROOT, Settings, get_settings
@@ -140,6 +143,13 @@ def print_reports(title: str, reports: list[IngestReport]) -> None:
             problems.append(f"{report.input_name}: quarantined rows: {reasons}")
         if report.raced_duplicates:
             notes.append(f"raced {report.raced_duplicates}")
+        if report.quarantine_reasons.get("quality_gate"):
+            notes.append("[red]gate failed[/red]")
+        problems.extend(
+            f"{report.input_name}: {warning}"
+            for warning in report.warnings
+            if not report.duplicate_input and not warning.startswith("input copied")
+        )
         table.add_row(
             report.source,
             name,
@@ -160,6 +170,13 @@ def print_reports(title: str, reports: list[IngestReport]) -> None:
     console.print(table)
     for problem in problems:
         console.print(f"  - {problem}", soft_wrap=True, highlight=False)
+    languages, entities = _enrichment_totals(reports)
+    if languages:
+        shown = ", ".join(f"{code} {n:,}" for code, n in languages.most_common())
+        console.print(f"  languages of landed records: {shown}", highlight=False)
+    if entities:
+        shown = ", ".join(f"{kind} {n:,}" for kind, n in entities.most_common())
+        console.print(f"  PII masked before landing: {shown}", highlight=False)
     balanced = totals["in"] == totals["landed"] + totals["duplicates"] + totals["quarantined"]
     mark = "[green]reconciled[/green]" if balanced else "[red]NOT reconciled[/red]"
     console.print(
@@ -176,6 +193,15 @@ def _totals(reports: list[IngestReport]) -> dict[str, int]:
         "duplicates": sum(r.duplicates for r in reports),
         "quarantined": sum(r.quarantined for r in reports),
     }
+
+
+def _enrichment_totals(reports: list[IngestReport]) -> tuple[Counter[str], Counter[str]]:
+    languages: Counter[str] = Counter()
+    entities: Counter[str] = Counter()
+    for report in reports:
+        languages.update(report.languages)
+        entities.update(report.masked_entities)
+    return languages, entities
 
 
 def _exit_code(reports: list[IngestReport], strict: bool) -> int:
@@ -249,6 +275,22 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return _exit_code(first + replay, strict=False)
 
 
+def cmd_mask(args: argparse.Namespace, settings: Settings) -> int:
+    masker = get_masker(Path(settings.config_dir) / PII_CONFIG)
+    messages = Console(stderr=True)
+    source = sys.stdin.buffer if str(args.file) == "-" else open(args.file, "rb")  # noqa: SIM115
+    target = sys.stdout.buffer if args.output is None else open(args.output, "wb")  # noqa: SIM115
+    try:
+        written = mask_jsonl(source, target, masker, batch_size=args.batch_size)
+    finally:
+        if source is not sys.stdin.buffer:
+            source.close()
+        if target is not sys.stdout.buffer:
+            target.close()
+    messages.print(f"masked {written:,} line(s)", highlight=False)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="insightloop",
@@ -296,6 +338,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--keep", action="store_true", help="keep storage from an earlier run")
     demo.set_defaults(handler=cmd_demo)
+
+    mask = commands.add_parser(
+        "mask",
+        help="mask PII in JSON Lines (check the masking config on your own data)",
+        description=(
+            "Read JSON Lines with a `text` field (and optionally `language`), write the same "
+            "lines with `text` masked and `entities` added: type, start/end offsets in the "
+            "original text, score. Uses prompts/pii.yaml; makes no network call."
+        ),
+    )
+    mask.add_argument(
+        "file", nargs="?", default="-", metavar="FILE", help="JSON Lines file, or - for stdin"
+    )
+    mask.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
+    mask.add_argument(
+        "--batch-size", type=int, default=256, help="texts per spaCy batch (default 256)"
+    )
+    mask.set_defaults(handler=cmd_mask)
     return parser
 
 

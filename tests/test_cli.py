@@ -95,3 +95,39 @@ def test_demo_ingests_every_sample_and_the_replay_lands_nothing(
         orjson.loads(line)["source"] for path in landed for line in path.read_bytes().splitlines()
     }
     assert sources == {"reviews", "nps", "tickets", "chat", "events"}
+
+
+def test_mask_writes_masked_lines_with_entities_offsets_in_the_original(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "in.jsonl"
+    text = "Reach me at jane.doe+shop@example.com or +44 20 7946 0958 please"
+    source.write_bytes(
+        orjson.dumps({"id": 7, "text": text})
+        + b"\n\n"
+        + orjson.dumps({"text": "Bueno, el envío fue rápido", "language": "es"})
+        + b"\n"
+    )
+    out = tmp_path / "out.jsonl"
+    assert main(["mask", str(source), "-o", str(out)]) == 0
+    first, second = (orjson.loads(line) for line in out.read_bytes().splitlines())
+    assert first["id"] == 7
+    assert first["text"] == "Reach me at <EMAIL_ADDRESS_1> or <PHONE_NUMBER_1> please"
+    found = {(e["type"], text[e["start"] : e["end"]]) for e in first["entities"]}
+    assert found == {
+        ("EMAIL_ADDRESS", "jane.doe+shop@example.com"),
+        ("PHONE_NUMBER", "+44 20 7946 0958"),
+    }
+    assert (second["text"], second["entities"]) == ("Bueno, el envío fue rápido", [])
+    assert "masked 2 line(s)" in capsys.readouterr().err
+
+
+def test_mask_reads_stdin_and_refuses_lines_that_are_not_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(b'{"text": "fine"}\nnot json\n')
+    with open(bad, "rb") as handle:
+        monkeypatch.setattr("sys.stdin", type("Stdin", (), {"buffer": handle})())
+        assert main(["mask", "-"]) == 2
+    assert "line 2: not JSON" in capsys.readouterr().out
