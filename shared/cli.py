@@ -22,14 +22,14 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from shared.enrich import PII_CONFIG
+from shared.enrich import PII_CONFIG, Enrichment
 from shared.errors import InsightloopError
 from shared.inbox import split_inbox_path
 from shared.masking import get_masker, mask_jsonl
 from shared.models import IngestReport
 from shared.pipeline import EventMessage, IngestPipeline
 from shared.settings import PROJECT_ROOT, Settings, get_settings
-from shared.storage import LocalStorage, ObjectStorage
+from shared.storage import LocalStorage, ObjectStorage, storage_from_settings
 
 SAMPLES_DIR = PROJECT_ROOT / "samples"
 MESSAGE_BATCH = 100  # matches host.json serviceBus.maxMessageBatchSize
@@ -291,6 +291,19 @@ def cmd_mask(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_reset_baseline(args: argparse.Namespace, settings: Settings) -> int:
+    storage = storage_from_settings(settings)
+    gate = Enrichment.from_settings(settings, storage).gate
+    baseline, _ = gate.load_baseline(args.source)
+    gate.reset_baseline(args.source)
+    console.print(
+        f"baseline of {args.source!r} reset (it held {baseline.batches} batch(es), "
+        f"{baseline.rows:,} rows); the gate relearns it from the next passing batches",
+        highlight=False,
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="insightloop",
@@ -356,6 +369,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--batch-size", type=int, default=256, help="texts per spaCy batch (default 256)"
     )
     mask.set_defaults(handler=cmd_mask)
+
+    reset = commands.add_parser(
+        "reset-baseline",
+        help="forget a source's quality-gate baseline (accept a lasting change)",
+        description=(
+            "The gate compares each batch with a rolling baseline of the source's passing "
+            "batches. After a real, lasting change (a new market, a new export format), "
+            "reset it; then replay the quarantined inputs: their records land."
+        ),
+    )
+    reset.add_argument("source", help="source name, e.g. reviews")
+    reset.set_defaults(handler=cmd_reset_baseline)
     return parser
 
 

@@ -131,3 +131,16 @@ def test_mask_reads_stdin_and_refuses_lines_that_are_not_json(
         monkeypatch.setattr("sys.stdin", type("Stdin", (), {"buffer": handle})())
         assert main(["mask", "-"]) == 2
     assert "line 2: not JSON" in capsys.readouterr().out
+
+
+def test_reset_baseline_forgets_what_the_gate_learned(
+    tmp_path: Path, local_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "reviews" / "a.csv"
+    path.parent.mkdir()
+    path.write_bytes(reviews_csv(range(60)))
+    assert main(["ingest", str(path)]) == 0
+    assert (local_root / "ledger" / "baselines" / "reviews.json").exists()
+    assert main(["reset-baseline", "reviews"]) == 0
+    assert not (local_root / "ledger" / "baselines" / "reviews.json").exists()
+    assert "baseline of 'reviews' reset (it held 1 batch(es), 60 rows)" in capsys.readouterr().out

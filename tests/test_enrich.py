@@ -246,6 +246,13 @@ def test_a_language_collapse_against_the_baseline_is_quarantined(
     [check] = [c for c in failed[0]["checks"] if c["name"] == "language_mix"]
     assert not check["passed"] and "es" in check["message"]
     assert broken.reconciled
+    # An operator decides the change is real: reset the baseline and replay the file.
+    assert small_batches.enrichment is not None
+    small_batches.enrichment.gate.reset_baseline("reviews")
+    replay = ingest(
+        small_batches, tmp_path, "week2-replay.csv", reviews_csv(english[420:570], start=10_000)
+    )
+    assert (replay.landed, replay.quarantined, replay.duplicate_input) == (150, 0, False)
 
 
 def test_a_sudden_drop_in_volume_alerts_but_still_lands(
