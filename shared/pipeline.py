@@ -108,8 +108,8 @@ class _Run:
         self.gate_failed = False
         self._profiler = self.enrichment.profiler(source) if self.enrichment else None
         self._batch_number = 0
-        # The open landing batch: record_id -> (ledger key, record), and its rough size.
-        self._batch: dict[str, tuple[RecordKey, dict[str, Any]]] = {}
+        # The open landing batch: record_id -> record, and its rough size in bytes.
+        self._batch: dict[str, dict[str, Any]] = {}
         self._batch_bytes = 0
         self._ledger_key = self.ledger.key
         self._max_records = settings.landing_batch_max_records
@@ -128,8 +128,7 @@ class _Run:
             if self._profiler is not None:
                 self._profiler.observe_duplicate()
             return
-        key = self._ledger_key(record["source"], record_id, record["created_at"])
-        batch[record_id] = (key, record)
+        batch[record_id] = record
         self._batch_bytes += len(record["text"]) + _ROW_OVERHEAD_BYTES
         if len(batch) >= self._max_records or self._batch_bytes >= self._max_bytes:
             self.flush()
@@ -145,11 +144,16 @@ class _Run:
         if not self._batch and not self._profiler_has_rows():
             return
         batch, self._batch, self._batch_bytes = self._batch, {}, 0
-        unseen = self.ledger.unseen(key for key, _ in batch.values())
+        ledger_key = self._ledger_key
+        keys = {
+            rid: ledger_key(record["source"], rid, record["created_at"])
+            for rid, record in batch.items()
+        }
+        unseen = self.ledger.unseen(keys.values())
         # In input order: landing files keep the rows of an export in its order.
         fresh = [rid for rid in batch if rid in unseen and rid not in self._unclaimed]
         self.report.duplicates += len(batch) - len(fresh)
-        records = [batch[rid][1] for rid in fresh]
+        records = [batch[rid] for rid in fresh]
         # The gate also judges a batch whose rows were all quarantined (an empty export).
         enrich = self.enrichment is not None and (records or self._profiler_has_rows())
         if enrich and not self._enrich(records):
@@ -164,7 +168,7 @@ class _Run:
         )
         self.report.landed += len(records)
         for rid in fresh:
-            self._unclaimed[rid] = batch[rid][0]
+            self._unclaimed[rid] = keys[rid]
         if len(self._unclaimed) >= self.settings.ledger_claim_every_records:
             self.claim()
 
