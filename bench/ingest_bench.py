@@ -396,7 +396,8 @@ def child_main(args: argparse.Namespace) -> int:
         from shared.storage import LocalStorage
 
         settings = Settings(local_storage_root=root)
-        pipeline = IngestPipeline(LocalStorage(root), settings, enrich=False)
+        # The foundation path by default; --enrich adds language, gate and PII masking.
+        pipeline = IngestPipeline(LocalStorage(root), settings, enrich=args.enrich)
     startup = time.perf_counter() - started
     baseline_kib = _current_rss_kib()
     calib_before = _calibrate()
@@ -628,6 +629,8 @@ def _run_child(
     ]
     if args.profile:
         command += ["--profile", str(args.profile)]
+    if args.enrich:
+        command.append("--enrich")
     env = {**os.environ, "PYTHONPATH": str(PROJECT)}
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"  {variant:<12} running (1-min load {load:.2f}) ...", end="", flush=True)
@@ -862,6 +865,11 @@ def main(argv: list[str] | None = None) -> int:
         "--stages",
         action="store_true",
         help="instead: time hash / parse / map / full ingest passes (no profiler)",
+    )
+    parser.add_argument(
+        "--enrich",
+        action="store_true",
+        help="run the pipeline with enrichment (language, quality gate, PII masking)",
     )
     parser.add_argument("--json", help="also write the results to this JSON file")
     # Internal: one measured variant in this process.

@@ -154,8 +154,11 @@ class _Run:
         fresh = [rid for rid in batch if rid in unseen and rid not in self._unclaimed]
         self.report.duplicates += len(batch) - len(fresh)
         records = [batch[rid] for rid in fresh]
-        # The gate also judges a batch whose rows were all quarantined (an empty export).
+        # The gate also judges a batch whose rows were all quarantined (an empty export),
+        # but not one that only repeats records landed before (a replay).
         enrich = self.enrichment is not None and (records or self._profiler_has_rows())
+        if self._profiler is not None:
+            self._profiler.observe_already_landed(len(batch) - len(fresh))
         if enrich and not self._enrich(records):
             return
         if not records:

@@ -257,9 +257,12 @@ class BatchProfile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     source: str
-    rows_in: int = Field(ge=0, description="rows seen: texts + empty + duplicates")
+    rows_in: int = Field(ge=0, description="rows seen: texts + empty + duplicates + already landed")
     empty_text: int = Field(default=0, ge=0)
     duplicates: int = Field(default=0, ge=0)
+    already_landed: int = Field(
+        default=0, ge=0, description="records an earlier input landed (overlapping exports)"
+    )
     languages: dict[str, int] = Field(default_factory=dict, description="ISO 639-1 or und")
     length_histogram: dict[str, int] = Field(default_factory=dict)
     columns: list[str] | None = Field(
@@ -286,6 +289,7 @@ class BatchProfiler:
         self.rows_in = 0
         self.empty_text = 0
         self.duplicates = 0
+        self.already_landed = 0
         self.languages: dict[str, int] = {}
         self.length_histogram: dict[str, int] = {}
         self._columns: dict[str, None] | None = None
@@ -308,6 +312,15 @@ class BatchProfiler:
         self.languages[language] = self.languages.get(language, 0) + 1
         label = length_bin(len(stripped))
         self.length_histogram[label] = self.length_histogram.get(label, 0) + 1
+
+    def observe_already_landed(self, count: int) -> None:
+        """Records of the batch that earlier inputs landed: rows for the rates, nothing else.
+
+        An export that repeats last week's rows is normal; without them in the
+        denominator, its few empty rows would look like an empty export.
+        """
+        self.rows_in += count
+        self.already_landed += count
 
     def observe_empty(self) -> None:
         """A row without text (quarantined as missing_text, or landed where allowed)."""
@@ -337,6 +350,7 @@ class BatchProfiler:
             rows_in=self.rows_in,
             empty_text=self.empty_text,
             duplicates=self.duplicates,
+            already_landed=self.already_landed,
             languages=dict(self.languages),
             length_histogram=dict(self.length_histogram),
             columns=list(self._columns) if self._columns is not None else None,

@@ -276,3 +276,25 @@ def test_a_sudden_drop_in_volume_alerts_but_still_lands(
     assert actions == {f"reviews/d{day}.csv": "none" for day in range(3)} | {
         "reviews/d3.csv": "alert"
     }
+
+
+def test_an_overlapping_export_is_judged_with_its_already_landed_rows(
+    pipeline: IngestPipeline, local_storage: LocalStorage, tmp_path: Path
+) -> None:
+    english = _sentences(ENGLISH, ENDINGS_EN, OPENERS_EN, 6)
+    first = ingest(pipeline, tmp_path, "week1.csv", reviews_csv(english[:100]))
+    assert first.landed == 100
+    # Next week's export repeats the 100 rows, adds 5 new ones and 5 empty ones: a 5% empty
+    # rate over the 110 rows, not 50% over the 10 rows nobody has seen.
+    repeat = reviews_csv(english[:100] + english[100:105] + [""] * 5)
+    second = ingest(pipeline, tmp_path, "week2.csv", repeat)
+    assert (second.landed, second.duplicates, second.quarantined) == (5, 100, 5)
+    assert "quality_gate" not in second.quarantine_reasons
+    events = [
+        e
+        for e in jsonl(local_storage, "landing", "quality_events/")
+        if e["kind"] == "batch" and e["input_name"] == "reviews/week2.csv"
+    ]
+    [event] = events
+    assert event["passed"] and event["profile"]["already_landed"] == 100
+    assert event["profile"]["rows_in"] == 110
