@@ -50,6 +50,16 @@ class PiiMaskingError(InsightloopError):
     so this propagates: the runtime retries and, if it keeps failing, dead-letters."""
 
 
+class ModelAnswerError(InsightloopError):
+    """A model's answer cannot be used as it is (a refusal, cut off at the token limit,
+    not the schema). The caller splits the batch and retries; in the end the records
+    go to human review with this reason, never dropped."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+
+
 class TransientError(InsightloopError):
     """A dependency failed in a way that may succeed on retry (storage, network)."""
 
