@@ -1,0 +1,156 @@
+"""The LLM layer end to end: real openai SDK, loopback server, guardrails, retries, review."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from shared.classifier import LlmClassifier, MaskedText
+from shared.errors import TransientError
+from shared.llm import ChatModel
+from shared.masking import get_masker
+from shared.prompts import get_prompt_version
+from shared.settings import PROJECT_ROOT
+from shared.taxonomy import get_taxonomy
+from tests.openai_server import OpenAIServer, Reply
+from tests.test_enrich import PII_ROWS
+
+PROMPTS = PROJECT_ROOT / "prompts"
+TAXONOMY = get_taxonomy(PROMPTS)
+PROMPT = get_prompt_version(PROMPTS, "v1")
+NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
+TEXTS = {
+    "a" * 32: "The strap broke after a week.",
+    "b" * 32: "Took three weeks to arrive.",
+    "c" * 32: "Love it, highly recommend!",
+    "d" * 32: "Checkout charged my card twice.",
+}
+QUOTES = {
+    "a" * 32: ("product_quality", "strap broke"),
+    "b" * 32: ("shipping", "three weeks to arrive"),
+    "c" * 32: ("praise", "Love it"),
+    "d" * 32: ("checkout_payment", "charged my card twice"),
+}
+
+
+def items(*ids: str) -> list[MaskedText]:
+    return [MaskedText(rid, TEXTS[rid]) for rid in ids]
+
+
+def answer(*ids: str, drop: str | None = None) -> Reply:
+    results = [
+        {
+            "id": rid,
+            "themes": [{"theme": QUOTES[rid][0], "evidence": QUOTES[rid][1]}],
+            "sentiment": "negative",
+            "urgency": "medium",
+            "confidence": 0.9,
+        }
+        for rid in ids
+        if rid != drop
+    ]
+    return Reply(content=json.dumps({"results": results}))
+
+
+@pytest.fixture
+def server() -> Iterator[OpenAIServer]:
+    running = OpenAIServer().start()
+    yield running
+    running.stop()
+
+
+def classifier(server: OpenAIServer, **kwargs: object) -> LlmClassifier:
+    model = ChatModel.openai_compatible(
+        base_url=f"{server.url}/v1", model="test-model", max_retries=0, timeout=5.0
+    )
+    return LlmClassifier(TAXONOMY, PROMPT, model, clock=lambda: NOW, **kwargs)  # type: ignore[arg-type]
+
+
+def sent_ids(server: OpenAIServer) -> list[list[str]]:
+    return [
+        [json.loads(line)["id"] for line in r.body["messages"][1]["content"].splitlines()[1:]]
+        for r in server.requests
+    ]
+
+
+def test_a_clean_batch_lands_one_classification_per_record(server: OpenAIServer) -> None:
+    ids = ["a" * 32, "b" * 32, "c" * 32]
+    server.queue(answer(*ids))
+    outcome = classifier(server).classify(items(*ids))
+    assert sorted(c.record_id for c in outcome.classifications) == ids
+    assert outcome.in_review == 0 and len(outcome.calls) == 1
+    [call] = outcome.calls
+    assert (call.outcome, call.answered, call.cached_tokens) == ("answered", 3, 1024)
+    by_id = {c.record_id: c for c in outcome.classifications}
+    assert by_id["a" * 32].themes[0].evidence == "strap broke"
+    assert by_id["a" * 32].prompt_version == "classify/v1"
+
+
+def test_an_unusable_answer_splits_the_batch_and_retries_the_halves(
+    server: OpenAIServer,
+) -> None:
+    ids = ["a" * 32, "b" * 32, "c" * 32, "d" * 32]
+    server.queue(Reply(content="{oops"), answer(*ids[:2]), answer(*ids[2:]))
+    outcome = classifier(server).classify(items(*ids))
+    assert sent_ids(server) == [ids, ids[:2], ids[2:]]
+    assert len(outcome.classifications) == 4 and outcome.in_review == 0
+    assert [c.outcome for c in outcome.calls] == ["invalid_json", "answered", "answered"]
+
+
+def test_an_id_the_model_left_out_is_asked_again_alone(server: OpenAIServer) -> None:
+    ids = ["a" * 32, "b" * 32, "c" * 32]
+    server.queue(answer(*ids, drop="b" * 32), answer("b" * 32))
+    outcome = classifier(server).classify(items(*ids))
+    assert sent_ids(server) == [ids, ["b" * 32]]
+    assert len(outcome.classifications) == 3 and outcome.in_review == 0
+
+
+def test_after_the_retry_budget_records_wait_for_review_never_dropped(
+    server: OpenAIServer,
+) -> None:
+    ids = ["a" * 32, "b" * 32, "d" * 32]
+    server.queue(*[Reply(content="not json")] * 10)
+    outcome = classifier(server, retry_budget=2).classify(items(*ids))
+    assert sorted(c.record_id for c in outcome.classifications) == sorted(ids)
+    assert outcome.in_review == 3
+    payment = next(c for c in outcome.classifications if c.record_id == "d" * 32)
+    assert payment.review_reasons[0].endswith("retry budget exhausted")
+    assert payment.themes == [] and payment.urgency == "high"  # the rules still flag it
+    # The batch; retry 1 splits it into halves; retry 2 asks the first half again;
+    # then the budget is spent and nothing else is sent.
+    assert sent_ids(server) == [ids, ids[:1], ids[:1], ids[1:]]
+
+
+def test_duplicate_texts_cost_no_tokens(server: OpenAIServer) -> None:
+    server.queue(answer("a" * 32))
+    same = [MaskedText("a" * 32, TEXTS["a" * 32]), MaskedText("e" * 32, TEXTS["a" * 32])]
+    engine = classifier(server)
+    first = engine.classify(same)
+    assert len(server.requests) == 1 and first.cache_hits == 1
+    assert {c.record_id for c in first.classifications} == {"a" * 32, "e" * 32}
+    replay = engine.classify([MaskedText("f" * 32, TEXTS["a" * 32])])
+    assert len(server.requests) == 1 and replay.cache_hits == 1
+    assert replay.classifications[0].themes[0].theme == "product_quality"
+
+
+def test_an_outage_propagates_so_the_message_is_redelivered(server: OpenAIServer) -> None:
+    server.queue(Reply(status=503))
+    with pytest.raises(TransientError):
+        classifier(server).classify(items("a" * 32))
+
+
+def test_no_request_carries_the_pii_the_masker_removes(server: OpenAIServer) -> None:
+    masker = get_masker(PROMPTS / "pii.yaml")
+    texts = [text for text, _ in PII_ROWS]
+    masked = [group.fields["text"] for group in masker.mask_groups([{"text": t} for t in texts])]
+    batch = [MaskedText(f"{i:032x}", text) for i, text in enumerate(masked)]
+    server.queue(Reply(content=json.dumps({"results": []})), *[Reply(content="x")] * 6)
+    classifier(server, retry_budget=1).classify(batch)
+    bodies = [json.dumps(r.body, ensure_ascii=False) for r in server.requests]
+    assert bodies
+    for _, secrets in PII_ROWS:
+        for secret in secrets:
+            assert all(secret not in body for body in bodies)
