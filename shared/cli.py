@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import logging
 import shutil
 import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
+import orjson
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import (
@@ -22,11 +25,13 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from shared.classifier import MaskedText
+from shared.decide import classifier_from_settings, mask_for_classification
 from shared.enrich import PII_CONFIG, Enrichment
-from shared.errors import InsightloopError
+from shared.errors import InsightloopError, PermanentInputError
 from shared.inbox import split_inbox_path
 from shared.masking import get_masker, mask_jsonl
-from shared.models import IngestReport
+from shared.models import IngestReport, make_record_id
 from shared.pipeline import EventMessage, IngestPipeline
 from shared.settings import PROJECT_ROOT, Settings, get_settings
 from shared.storage import LocalStorage, ObjectStorage, storage_from_settings
@@ -287,7 +292,73 @@ def cmd_mask(args: argparse.Namespace, settings: Settings) -> int:
             source.close()
         if target is not sys.stdout.buffer:
             target.close()
-    messages.print(f"masked {written:,} line(s)", highlight=False)
+    messages.print(f"masked {written:,} line(s)", highlight=False, soft_wrap=True)
+    return 0
+
+
+def read_classify_input(lines: Iterable[bytes]) -> Iterator[tuple[Any, str, str | None]]:
+    """(id, text, language) per JSON line; blank lines skipped, bad ones refused."""
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            raise PermanentInputError(f"line {number}: not JSON ({exc.msg})") from None
+        if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+            raise PermanentInputError(f"line {number}: expected an object with a `text` string")
+        language = row.get("language") if isinstance(row.get("language"), str) else None
+        yield row.get("id", number), row["text"], language
+
+
+def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
+    if args.provider:
+        settings = Settings(**{**settings.model_dump(), "llm_provider": args.provider})
+    classifier = classifier_from_settings(settings, args.prompt_version)
+    masker = get_masker(Path(settings.config_dir) / PII_CONFIG)
+    messages = Console(stderr=True)
+    source = sys.stdin.buffer if str(args.file) == "-" else open(args.file, "rb")  # noqa: SIM115
+    target = sys.stdout.buffer if args.output is None else open(args.output, "wb")  # noqa: SIM115
+    totals: Counter[str] = Counter()
+    try:
+        rows = read_classify_input(source)
+        while chunk := list(itertools.islice(rows, args.chunk)):
+            masked, spans = mask_for_classification(
+                masker, [text for _, text, _ in chunk], [language for _, _, language in chunk]
+            )
+            items = [
+                MaskedText(make_record_id("cli", str(row_id)), text)
+                for (row_id, _, _), text in zip(chunk, masked, strict=True)
+            ]
+            outcome = classifier.classify(items)
+            by_id = {c.record_id: c for c in outcome.classifications}
+            for (row_id, _, _), item in zip(chunk, items, strict=True):
+                result = by_id[item.record_id].model_dump(mode="json")
+                target.write(orjson.dumps({"id": row_id, **result}) + b"\n")
+            totals.update(
+                records=len(items),
+                review=outcome.in_review,
+                cache_hits=outcome.cache_hits,
+                masked_spans=spans,
+                calls=len(outcome.calls),
+                prompt_tokens=sum(c.prompt_tokens for c in outcome.calls),
+                completion_tokens=sum(c.completion_tokens for c in outcome.calls),
+                cached_tokens=sum(c.cached_tokens for c in outcome.calls),
+            )
+    finally:
+        if source is not sys.stdin.buffer:
+            source.close()
+        if target is not sys.stdout.buffer:
+            target.close()
+    messages.print(
+        f"classified {totals['records']:,} record(s) with {classifier.model}: "
+        f"{totals['review']:,} for review; {totals['masked_spans']:,} PII span(s) masked first; "
+        f"{totals['calls']:,} model call(s), {totals['prompt_tokens']:,} prompt tokens "
+        f"({totals['cached_tokens']:,} cached), {totals['completion_tokens']:,} completion tokens, "
+        f"{totals['cache_hits']:,} duplicate text(s) answered from cache",
+        highlight=False,
+        soft_wrap=True,
+    )
     return 0
 
 
@@ -369,6 +440,33 @@ def build_parser() -> argparse.ArgumentParser:
         "--batch-size", type=int, default=256, help="texts per spaCy batch (default 256)"
     )
     mask.set_defaults(handler=cmd_mask)
+
+    classify = commands.add_parser(
+        "classify",
+        help="classify JSON Lines of feedback (mask, rules, model, guardrails)",
+        description=(
+            "Read JSON Lines with `text` (and optionally `id`, `language`), mask PII, classify "
+            "with the configured provider (INSIGHTLOOP_LLM_PROVIDER; `local` works offline) "
+            "and write one Classification per line: themes with verbatim evidence, "
+            "sentiment, urgency, owner, confidence, needs_review and its reasons."
+        ),
+    )
+    classify.add_argument(
+        "file", nargs="?", default="-", metavar="FILE", help="JSON Lines file, or - for stdin"
+    )
+    classify.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
+    classify.add_argument(
+        "--provider",
+        choices=["local", "openai_compatible", "azure_openai"],
+        help="override INSIGHTLOOP_LLM_PROVIDER",
+    )
+    classify.add_argument(
+        "--prompt-version", help="prompt version under prompts/classify (default: the active one)"
+    )
+    classify.add_argument(
+        "--chunk", type=int, default=200, help="records masked and classified at a time"
+    )
+    classify.set_defaults(handler=cmd_classify)
 
     reset = commands.add_parser(
         "reset-baseline",

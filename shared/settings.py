@@ -10,7 +10,7 @@ import functools
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -53,6 +53,36 @@ class Settings(BaseSettings):
     ledger_claim_every_records: int = Field(default=100_000, ge=1)
     # Ledger shards kept in memory per run (16 bytes per id).
     ledger_cache_bytes: int = Field(default=128 * MIB, ge=MIB)
+
+    # Classification: "local" (rules + lexicon, offline) unless a model endpoint is set.
+    llm_provider: Literal["local", "openai_compatible", "azure_openai"] = "local"
+    llm_model: str | None = None  # openai_compatible: the model name
+    llm_base_url: str | None = None  # openai_compatible: e.g. http://localhost:11434/v1
+    llm_api_key: SecretStr | None = None  # optional; Azure is keyless without it
+    azure_openai_endpoint: str | None = None
+    azure_openai_deployment: str | None = None
+    azure_openai_api_version: str = "2024-10-21"  # structured outputs need >= 2024-08-01
+    llm_timeout_seconds: float = Field(default=60.0, gt=0)
+    llm_max_retries: int = Field(default=4, ge=0, le=10)
+    classify_batch_size: int = Field(default=10, ge=1, le=100)
+    classify_min_confidence: float = Field(default=0.6, ge=0, le=1)
+    classify_retry_budget: int = Field(default=4, ge=0, le=50)
+
+    @model_validator(mode="after")
+    def _provider_needs_an_endpoint(self) -> Settings:
+        if self.llm_provider == "openai_compatible" and not (self.llm_base_url and self.llm_model):
+            raise ValueError(
+                "INSIGHTLOOP_LLM_PROVIDER=openai_compatible needs INSIGHTLOOP_LLM_BASE_URL "
+                "and INSIGHTLOOP_LLM_MODEL"
+            )
+        if self.llm_provider == "azure_openai" and not (
+            self.azure_openai_endpoint and self.azure_openai_deployment
+        ):
+            raise ValueError(
+                "INSIGHTLOOP_LLM_PROVIDER=azure_openai needs INSIGHTLOOP_AZURE_OPENAI_ENDPOINT "
+                "and INSIGHTLOOP_AZURE_OPENAI_DEPLOYMENT"
+            )
+        return self
 
     @model_validator(mode="after")
     def _blob_backend_needs_an_account(self) -> Settings:

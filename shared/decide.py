@@ -1,0 +1,73 @@
+"""The decide stage's entry points: a classifier from settings, and masking for it.
+
+One path for the CLI and (later) the Functions handlers: mask the text, then classify
+it with the configured provider (``local`` offline by default, ``openai_compatible`` or
+``azure_openai``) under the active prompt version, or the one asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+from shared.classifier import ClassifyOutcome, LlmClassifier, MaskedText
+from shared.llm import ChatModel
+from shared.local_classifier import LocalClassifier
+from shared.masking import PiiMasker
+from shared.prompts import PROMPT_NAME, get_prompt_version, load_manifest
+from shared.settings import Settings
+from shared.taxonomy import get_taxonomy
+
+
+class Classifier(Protocol):
+    model: str
+
+    def classify(self, items: Sequence[MaskedText]) -> ClassifyOutcome: ...
+
+
+def classifier_from_settings(settings: Settings, prompt_version: str | None = None) -> Classifier:
+    """The configured classifier; ``prompt_version`` overrides the manifest's active one."""
+    config_dir = Path(settings.config_dir)
+    taxonomy = get_taxonomy(config_dir)
+    if settings.llm_provider == "local":
+        return LocalClassifier(taxonomy, min_confidence=settings.classify_min_confidence)
+    version = prompt_version or load_manifest(config_dir / PROMPT_NAME).active
+    api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+    if settings.llm_provider == "azure_openai":
+        model = ChatModel.azure_openai(
+            endpoint=settings.azure_openai_endpoint or "",
+            deployment=settings.azure_openai_deployment or "",
+            api_version=settings.azure_openai_api_version,
+            api_key=api_key,
+            timeout=settings.llm_timeout_seconds,
+            max_retries=settings.llm_max_retries,
+        )
+    else:
+        model = ChatModel.openai_compatible(
+            base_url=settings.llm_base_url or "",
+            model=settings.llm_model or "",
+            api_key=api_key,
+            timeout=settings.llm_timeout_seconds,
+            max_retries=settings.llm_max_retries,
+        )
+    return LlmClassifier(
+        taxonomy,
+        get_prompt_version(config_dir, version),
+        model,
+        batch_size=settings.classify_batch_size,
+        min_confidence=settings.classify_min_confidence,
+        retry_budget=settings.classify_retry_budget,
+    )
+
+
+def mask_for_classification(
+    masker: PiiMasker, texts: Sequence[str], languages: Sequence[str | None] | None = None
+) -> tuple[list[str], int]:
+    """Masked texts (nothing unmasked reaches a model) and how many PII spans were masked."""
+    groups = masker.mask_groups([{"text": text} for text in texts], languages)
+    masked = [group.fields["text"] or "" for group in groups]
+    return masked, sum(len(group.entities) for group in groups)
+
+
+__all__ = ["Classifier", "classifier_from_settings", "mask_for_classification"]
