@@ -175,6 +175,14 @@ def print_reports(title: str, reports: list[IngestReport]) -> None:
     console.print(table)
     for problem in problems:
         console.print(f"  - {problem}", soft_wrap=True, highlight=False)
+    classified, in_review = sum(r.classified for r in reports), sum(r.in_review for r in reports)
+    if classified or in_review:
+        calls = sum(r.model_calls for r in reports)
+        console.print(
+            f"  classified {classified:,}, queued for review {in_review:,}"
+            + (f" ({calls:,} model calls)" if calls else ""),
+            highlight=False,
+        )
     languages, entities = _enrichment_totals(reports)
     if languages:
         shown = ", ".join(f"{code} {n:,}" for code, n in languages.most_common())

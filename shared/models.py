@@ -166,6 +166,11 @@ class IngestReport(BaseModel):
     quality_events: list[str] = Field(
         default_factory=list, description="landed quality-gate event files"
     )
+    classified: int = Field(default=0, description="landed records classified with confidence")
+    in_review: int = Field(default=0, description="landed records queued for human review")
+    model_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
     file_errors: list[str] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
     landed_files: list[str] = Field(default_factory=list)

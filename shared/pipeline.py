@@ -6,6 +6,7 @@ every row accounted for: ``records_in = landed + duplicates + quarantined``.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import logging
@@ -18,6 +19,8 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from shared.classifier import MaskedText
+from shared.decide import classifier_from_settings
 from shared.enrich import Enrichment
 from shared.errors import RowError, UnknownSourceError, UnreadableFileError
 from shared.landing import LandingWriter, Quarantine
@@ -34,6 +37,9 @@ logger = logging.getLogger(__name__)
 Opener = Callable[[], BinaryIO]
 FEEDBACK_DATASET = "feedback"
 REPORTS_DATASET = "ingest_reports"
+CLASSIFIED_DATASET = "classified"
+REVIEW_DATASET = "review"
+AUDIT_DATASET = "audit"
 # A batch is sized before serialising: its texts plus about this much per row.
 _ROW_OVERHEAD_BYTES = 512
 _UNSAFE_NAME = re.compile(r"[^a-z0-9_-]")
@@ -98,6 +104,7 @@ class _Run:
         )
         # Enrichment (language, quality gate, PII masking) runs when a mapping is known.
         self.enrichment = pipeline.enrichment if mapping is not None else None
+        self.classifier = pipeline.classifier if mapping is not None else None
         self.quality = QualityLog(
             pipeline.storage,
             landing_container=settings.landing_container,
@@ -163,6 +170,9 @@ class _Run:
             return
         if not records:
             return
+        if self.classifier is not None:
+            # Before landing: an outage raises here and the retry starts clean.
+            self._classify(records)
         buffer = bytearray()
         for record in records:
             buffer += to_json_line(record)
@@ -225,6 +235,42 @@ class _Run:
             f"{verdict.result.summary()}"
         )
         return False
+
+    def _classify(self, records: list[dict[str, Any]]) -> None:
+        """Classify the batch's masked texts; land decisions, the review queue, the audit."""
+        assert self.classifier is not None
+        items = [MaskedText(r["record_id"], r["text"]) for r in records if r["text"].strip()]
+        if not items:
+            return
+        outcome = self.classifier.classify(items)
+        decided = [c for c in outcome.classifications if not c.needs_review]
+        review = [c for c in outcome.classifications if c.needs_review]
+        self._land_rows(CLASSIFIED_DATASET, [c.model_dump_json().encode() for c in decided])
+        self._land_rows(REVIEW_DATASET, [c.model_dump_json().encode() for c in review])
+        audit = [
+            orjson.dumps(
+                {"run_id": self.run_id, "batch": self._batch_number, **dataclasses.asdict(call)}
+            )
+            for call in outcome.calls
+        ]
+        self._land_rows(AUDIT_DATASET, audit)
+        report = self.report
+        report.classified += len(decided)
+        report.in_review += len(review)
+        report.model_calls += len(outcome.calls)
+        report.prompt_tokens += sum(call.prompt_tokens for call in outcome.calls)
+        report.completion_tokens += sum(call.completion_tokens for call in outcome.calls)
+
+    def _land_rows(self, dataset: str, rows: list[bytes]) -> None:
+        if not rows:
+            return
+        path = (
+            f"{dataset}/ingest_date={self.now:%Y-%m-%d}/"
+            f"{self.run_id}-{self._batch_number:05d}.jsonl"
+        )
+        self.storage.write(
+            self.settings.landing_container, path, b"\n".join(rows) + b"\n", if_none_match=True
+        )
 
     def claim(self) -> None:
         """Claim every landed, unclaimed id in the ledger."""
@@ -329,6 +375,7 @@ class IngestPipeline:
         self.mappings = mappings if mappings is not None else load_mappings(settings.config_dir)
         self.clock = clock
         self.enrichment = Enrichment.from_settings(settings, storage) if enrich else None
+        self.classifier = classifier_from_settings(settings) if enrich else None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> IngestPipeline:

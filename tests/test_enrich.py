@@ -298,3 +298,29 @@ def test_an_overlapping_export_is_judged_with_its_already_landed_rows(
     [event] = events
     assert event["passed"] and event["profile"]["already_landed"] == 100
     assert event["profile"]["rows_in"] == 110
+
+
+def test_landed_records_are_classified_and_unsure_ones_queued_for_review(
+    pipeline: IngestPipeline, local_storage: LocalStorage, tmp_path: Path
+) -> None:
+    texts = [
+        "The strap broke after a week.",
+        "Love it, highly recommend!",
+        "Do you have a shop in Leeds?",
+        "I was charged twice at checkout, call me on +44 20 7946 0958.",
+    ]
+    report = ingest(pipeline, tmp_path, "decide.csv", reviews_csv(texts))
+    assert report.landed == 4
+    assert (report.classified, report.in_review) == (3, 1)
+    classified = jsonl(local_storage, "landing", "classified/")
+    review = jsonl(local_storage, "landing", "review/")
+    landed = {row["record_id"]: row for row in jsonl(local_storage, "landing", "feedback/")}
+    assert {c["record_id"] for c in classified} | {r["record_id"] for r in review} == set(landed)
+    for row in classified + review:
+        text = landed[row["record_id"]]["text"]
+        assert all(text[t["start"] : t["end"]] == t["evidence"] for t in row["themes"])
+    [unsure] = review
+    assert landed[unsure["record_id"]]["text"] == "Do you have a shop in Leeds?"
+    payment = next(c for c in classified if c["themes"][0]["theme"] == "checkout_payment")
+    assert payment["urgency"] == "high" and payment["recommended_owner"] == "payments"
+    assert "+44 20" not in str(classified)
