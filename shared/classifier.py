@@ -89,6 +89,18 @@ class ClassifyOutcome:
         return sum(c.needs_review for c in self.classifications)
 
 
+def batch_messages(
+    prompt: PromptVersion, taxonomy: Taxonomy, batch: Sequence[MaskedText]
+) -> tuple[list[dict[str, str]], list[str]]:
+    """The request for a batch, and the batch-local ids ("1", "2", ...) it uses.
+
+    Local ids keep the answer short: a 32-hex record id costs ~20 tokens each way.
+    """
+    local_ids = [str(position) for position in range(1, len(batch) + 1)]
+    records = [(lid, item.text) for lid, item in zip(local_ids, batch, strict=True)]
+    return build_messages(prompt, taxonomy, records), local_ids
+
+
 class LlmClassifier:
     """Classifies masked texts in batches through a model, with guardrails and retries."""
 
@@ -161,9 +173,8 @@ class LlmClassifier:
         *,
         attempt: int,
     ) -> list[Classification]:
-        messages = build_messages(
-            self.prompt, self.taxonomy, [(item.record_id, item.text) for item in batch]
-        )
+        messages, local_ids = batch_messages(self.prompt, self.taxonomy, batch)
+        by_local_id = dict(zip(local_ids, batch, strict=True))
         call = CallRecord(
             prompt_version=self.prompt.label,
             model=self.model.model,
@@ -186,13 +197,13 @@ class LlmClassifier:
         call.cached_tokens = reply.cached_tokens
         call.latency_s = reply.latency_s
 
-        ids = match_batch_ids(call.record_ids, reply.answers)
+        ids = match_batch_ids(local_ids, reply.answers)
         results = [
-            self._guarded(ids.answers[item.record_id], item)
-            for item in batch
-            if item.record_id in ids.answers
+            self._guarded(ids.answers[lid], item)
+            for lid, item in by_local_id.items()
+            if lid in ids.answers
         ]
-        unanswered = [item for item in batch if item.record_id not in ids.answers]
+        unanswered = [item for lid, item in by_local_id.items() if lid not in ids.answers]
         if unanswered:
             reason = "the model did not answer this id cleanly (missing, repeated or invalid)"
             results += self._retry(unanswered, budget, outcome, attempt, reason, split=False)
@@ -252,4 +263,4 @@ class LlmClassifier:
         )
 
 
-__all__ = ["CallRecord", "ClassifyOutcome", "LlmClassifier", "MaskedText"]
+__all__ = ["CallRecord", "ClassifyOutcome", "LlmClassifier", "MaskedText", "batch_messages"]

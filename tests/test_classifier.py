@@ -41,15 +41,16 @@ def items(*ids: str) -> list[MaskedText]:
 
 
 def answer(*ids: str, drop: str | None = None) -> Reply:
+    """An answer for records sent in this order (the request numbers them 1, 2, ...)."""
     results = [
         {
-            "id": rid,
+            "id": str(position),
             "themes": [{"theme": QUOTES[rid][0], "evidence": QUOTES[rid][1]}],
             "sentiment": "negative",
             "urgency": "medium",
             "confidence": 0.9,
         }
-        for rid in ids
+        for position, rid in enumerate(ids, 1)
         if rid != drop
     ]
     return Reply(content=json.dumps({"results": results}))
@@ -70,8 +71,13 @@ def classifier(server: OpenAIServer, **kwargs: object) -> LlmClassifier:
 
 
 def sent_ids(server: OpenAIServer) -> list[list[str]]:
+    """The record ids of each request, recovered from the texts sent."""
+    by_text = {text: rid for rid, text in TEXTS.items()}
     return [
-        [json.loads(line)["id"] for line in r.body["messages"][1]["content"].splitlines()[1:]]
+        [
+            by_text[json.loads(line)["text"]]
+            for line in r.body["messages"][1]["content"].splitlines()[1:]
+        ]
         for r in server.requests
     ]
 
