@@ -26,7 +26,7 @@ from rich.progress import (
 from rich.table import Table
 
 from shared.classifier import MaskedText
-from shared.decide import classifier_from_settings, mask_for_classification
+from shared.decide import classifier_from_settings, mask_for_classification, rescan_evidence
 from shared.enrich import PII_CONFIG, Enrichment
 from shared.errors import InsightloopError, PermanentInputError
 from shared.inbox import split_inbox_path
@@ -339,7 +339,8 @@ def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
                 for (row_id, _, _), text in zip(chunk, masked, strict=True)
             ]
             outcome = classifier.classify(items)
-            by_id = {c.record_id: c for c in outcome.classifications}
+            results, evidence_hits = rescan_evidence(masker, outcome.classifications)
+            by_id = {c.record_id: c for c in results}
             for (row_id, _, _), item in zip(chunk, items, strict=True):
                 result = by_id[item.record_id].model_dump(mode="json")
                 target.write(orjson.dumps({"id": row_id, **result}) + b"\n")
@@ -347,7 +348,7 @@ def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
                 records=len(items),
                 review=outcome.in_review,
                 cache_hits=outcome.cache_hits,
-                masked_spans=spans,
+                masked_spans=spans + evidence_hits,
                 calls=len(outcome.calls),
                 prompt_tokens=sum(c.prompt_tokens for c in outcome.calls),
                 completion_tokens=sum(c.completion_tokens for c in outcome.calls),

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
+from shared.classification import Classification
 from shared.classifier import ClassifyOutcome, LlmClassifier, MaskedText
 from shared.llm import ChatModel
 from shared.local_classifier import LocalClassifier
@@ -18,6 +19,9 @@ from shared.masking import PiiMasker
 from shared.prompts import PROMPT_NAME, get_prompt_version, load_manifest
 from shared.settings import Settings
 from shared.taxonomy import get_taxonomy
+
+# A language without a model: the masker runs its pattern recognizers only.
+RESCAN_LANGUAGE = "und"
 
 
 class Classifier(Protocol):
@@ -70,4 +74,40 @@ def mask_for_classification(
     return masked, sum(len(group.entities) for group in groups)
 
 
-__all__ = ["Classifier", "classifier_from_settings", "mask_for_classification"]
+def rescan_evidence(
+    masker: PiiMasker, classifications: Sequence[Classification]
+) -> tuple[list[Classification], int]:
+    """Scan every evidence quote with the pattern recognizers before it lands.
+
+    Quotes are the masked text's own characters, so a model cannot add personal data
+    through them; this catches what the first pass let through in a short span (an
+    e-mail, a phone, a card or id number) and masks it. NER is not re-run (patterns
+    only: cheap enough for every quote). Returns the classifications and the hits.
+    """
+    quotes = [claim.evidence for result in classifications for claim in result.themes]
+    if not quotes:
+        return list(classifications), 0
+    masked = masker.mask_groups(
+        [{"text": quote} for quote in quotes], [RESCAN_LANGUAGE] * len(quotes)
+    )
+    found = iter(masked)
+    hits = 0
+    out: list[Classification] = []
+    for result in classifications:
+        themes = []
+        for claim in result.themes:
+            group = next(found)
+            if group.entities:
+                hits += len(group.entities)
+                claim = claim.model_copy(update={"evidence": group.fields["text"] or ""})
+            themes.append(claim)
+        out.append(result.model_copy(update={"themes": themes}) if themes else result)
+    return out, hits
+
+
+__all__ = [
+    "Classifier",
+    "classifier_from_settings",
+    "mask_for_classification",
+    "rescan_evidence",
+]

@@ -169,6 +169,9 @@ class IngestReport(BaseModel):
     classified: int = Field(default=0, description="landed records classified with confidence")
     in_review: int = Field(default=0, description="landed records queued for human review")
     model_calls: int = 0
+    evidence_pii_masked: int = Field(
+        default=0, description="PII spans the re-scan masked in evidence quotes before landing"
+    )
     prompt_tokens: int = 0
     completion_tokens: int = 0
     file_errors: list[str] = Field(default_factory=list)

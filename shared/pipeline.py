@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from shared.classifier import MaskedText
-from shared.decide import classifier_from_settings
+from shared.decide import classifier_from_settings, rescan_evidence
 from shared.enrich import Enrichment
 from shared.errors import RowError, UnknownSourceError, UnreadableFileError
 from shared.landing import LandingWriter, Quarantine
@@ -243,8 +243,16 @@ class _Run:
         if not items:
             return
         outcome = self.classifier.classify(items)
-        decided = [c for c in outcome.classifications if not c.needs_review]
-        review = [c for c in outcome.classifications if c.needs_review]
+        results = outcome.classifications
+        if self.enrichment is not None:
+            results, hits = rescan_evidence(self.enrichment.masker, results)
+            if hits:
+                self.report.evidence_pii_masked += hits
+                logger.warning(
+                    "run %s: masked %d PII span(s) in evidence quotes", self.run_id, hits
+                )
+        decided = [c for c in results if not c.needs_review]
+        review = [c for c in results if c.needs_review]
         self._land_rows(CLASSIFIED_DATASET, [c.model_dump_json().encode() for c in decided])
         self._land_rows(REVIEW_DATASET, [c.model_dump_json().encode() for c in review])
         audit = [

@@ -317,3 +317,22 @@ def test_batch_answers_must_echo_exactly_the_ids_sent() -> None:
     assert (ids.missing, ids.repeated, ids.unexpected) == (["c"], ["b"], ["zz"])
     assert not ids.complete
     assert match_batch_ids(["a"], [answer(id="a")]).complete
+
+
+def test_evidence_is_rescanned_for_pii_before_it_lands() -> None:
+    from shared.decide import rescan_evidence
+    from shared.masking import get_masker
+
+    text = "Refund went to jane.doe@example.com, not my card."
+    result = guard(
+        answer(
+            themes=[
+                {"theme": "returns_refunds", "evidence": "Refund went to jane.doe@example.com"},
+                {"theme": "other", "evidence": "not my card"},
+            ]
+        ),
+        text,
+    )
+    [cleaned], hits = rescan_evidence(get_masker(PROJECT_ROOT / "prompts" / "pii.yaml"), [result])
+    assert hits == 1
+    assert [c.evidence for c in cleaned.themes] == ["Refund went to <EMAIL_ADDRESS_1>"]
