@@ -16,7 +16,7 @@ from shared.classifier import ClassifyOutcome, LlmClassifier, MaskedText
 from shared.llm import ChatModel
 from shared.local_classifier import LocalClassifier
 from shared.masking import PiiMasker
-from shared.prompts import PROMPT_NAME, get_prompt_version, load_manifest
+from shared.prompts import PROMPT_NAME, PromptManifest, get_prompt_version, load_manifest
 from shared.settings import Settings
 from shared.taxonomy import get_taxonomy
 
@@ -30,16 +30,58 @@ class Classifier(Protocol):
     def classify(self, items: Sequence[MaskedText]) -> ClassifyOutcome: ...
 
 
+class CanaryClassifier:
+    """Routes each record to the active or the candidate prompt version (manifest canary)."""
+
+    def __init__(self, manifest: PromptManifest, by_version: dict[str, Classifier]) -> None:
+        self.manifest = manifest
+        self.by_version = by_version
+        self.model = by_version[manifest.active].model
+
+    def classify(self, items: Sequence[MaskedText]) -> ClassifyOutcome:
+        groups: dict[str, list[MaskedText]] = {}
+        for item in items:
+            groups.setdefault(self.manifest.version_for(item.record_id), []).append(item)
+        outcome = ClassifyOutcome()
+        for version, group in groups.items():
+            part = self.by_version[version].classify(group)
+            outcome.classifications += part.classifications
+            outcome.calls += part.calls
+            outcome.cache_hits += part.cache_hits
+        return outcome
+
+
 def classifier_from_settings(settings: Settings, prompt_version: str | None = None) -> Classifier:
-    """The configured classifier; ``prompt_version`` overrides the manifest's active one."""
+    """The configured classifier; ``prompt_version`` pins one version (no canary)."""
     config_dir = Path(settings.config_dir)
     taxonomy = get_taxonomy(config_dir)
     if settings.llm_provider == "local":
         return LocalClassifier(taxonomy, min_confidence=settings.classify_min_confidence)
-    version = prompt_version or load_manifest(config_dir / PROMPT_NAME).active
+    model = _chat_model(settings)
+    manifest = load_manifest(config_dir / PROMPT_NAME)
+    versions = [prompt_version] if prompt_version else [manifest.active]
+    if not prompt_version and manifest.candidate and manifest.canary_percent:
+        versions.append(manifest.candidate)
+    by_version: dict[str, Classifier] = {
+        version: LlmClassifier(
+            taxonomy,
+            get_prompt_version(config_dir, version),
+            model,
+            batch_size=settings.classify_batch_size,
+            min_confidence=settings.classify_min_confidence,
+            retry_budget=settings.classify_retry_budget,
+        )
+        for version in versions
+    }
+    if len(by_version) == 1:
+        return by_version[versions[0]]
+    return CanaryClassifier(manifest, by_version)
+
+
+def _chat_model(settings: Settings) -> ChatModel:
     api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
     if settings.llm_provider == "azure_openai":
-        model = ChatModel.azure_openai(
+        return ChatModel.azure_openai(
             endpoint=settings.azure_openai_endpoint or "",
             deployment=settings.azure_openai_deployment or "",
             api_version=settings.azure_openai_api_version,
@@ -47,21 +89,12 @@ def classifier_from_settings(settings: Settings, prompt_version: str | None = No
             timeout=settings.llm_timeout_seconds,
             max_retries=settings.llm_max_retries,
         )
-    else:
-        model = ChatModel.openai_compatible(
-            base_url=settings.llm_base_url or "",
-            model=settings.llm_model or "",
-            api_key=api_key,
-            timeout=settings.llm_timeout_seconds,
-            max_retries=settings.llm_max_retries,
-        )
-    return LlmClassifier(
-        taxonomy,
-        get_prompt_version(config_dir, version),
-        model,
-        batch_size=settings.classify_batch_size,
-        min_confidence=settings.classify_min_confidence,
-        retry_budget=settings.classify_retry_budget,
+    return ChatModel.openai_compatible(
+        base_url=settings.llm_base_url or "",
+        model=settings.llm_model or "",
+        api_key=api_key,
+        timeout=settings.llm_timeout_seconds,
+        max_retries=settings.llm_max_retries,
     )
 
 
@@ -106,6 +139,7 @@ def rescan_evidence(
 
 
 __all__ = [
+    "CanaryClassifier",
     "Classifier",
     "classifier_from_settings",
     "mask_for_classification",

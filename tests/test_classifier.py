@@ -160,3 +160,37 @@ def test_no_request_carries_the_pii_the_masker_removes(server: OpenAIServer) -> 
     for _, secrets in PII_ROWS:
         for secret in secrets:
             assert all(secret not in body for body in bodies)
+
+
+def test_a_canary_candidate_gets_its_share_of_records_by_id(
+    server: OpenAIServer, tmp_path: pytest.TempPathFactory
+) -> None:
+    import shutil
+
+    from shared.decide import CanaryClassifier, classifier_from_settings
+    from shared.settings import Settings
+
+    config = tmp_path / "prompts"  # type: ignore[operator]
+    shutil.copytree(PROMPTS, config)
+    shutil.copytree(config / "classify" / "v1", config / "classify" / "v2")
+    (config / "classify" / "manifest.yaml").write_text(
+        "active: v1\ncandidate: v2\ncanary_percent: 50\n"
+    )
+    settings = Settings(
+        config_dir=config,
+        llm_provider="openai_compatible",
+        llm_base_url=f"{server.url}/v1",
+        llm_model="test-model",
+        llm_max_retries=0,
+    )
+    engine = classifier_from_settings(settings)
+    assert isinstance(engine, CanaryClassifier)
+    ids = ["a" * 32, "b" * 32, "c" * 32, "d" * 32]
+    chosen = {rid: engine.manifest.version_for(rid) for rid in ids}
+    assert set(chosen.values()) == {"v1", "v2"}  # these ids split: a, b, d -> v1; c -> v2
+    groups = [[rid for rid in ids if chosen[rid] == v] for v in ("v1", "v2")]
+    server.queue(*[answer(*group) for group in groups if group])
+    outcome = engine.classify(items(*ids))
+    versions = {c.record_id: c.prompt_version for c in outcome.classifications}
+    assert versions == {rid: f"classify/{chosen[rid]}" for rid in ids}
+    assert classifier_from_settings(settings, "v1").prompt.label == "classify/v1"  # type: ignore[attr-defined]
