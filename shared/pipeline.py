@@ -27,7 +27,7 @@ from shared.landing import LandingWriter, Quarantine
 from shared.ledger import IdempotencyLedger, RecordKey
 from shared.models import IngestReport
 from shared.parsing import BadRow, CountingReader, ParsedRow, read_rows
-from shared.quality import QualityLog
+from shared.quality import BatchProfile, QualityLog
 from shared.settings import Settings, get_settings
 from shared.sources import RecordMapper, SourceMapping, load_mappings, resolve_mapping
 from shared.storage import ObjectStorage, storage_from_settings
@@ -113,6 +113,7 @@ class _Run:
             now=self.now,
         )
         self.gate_failed = False
+        self._passed_profile: BatchProfile | None = None
         self._profiler = self.enrichment.profiler(source) if self.enrichment else None
         self._batch_number = 0
         # The open landing batch: record_id -> record, and its rough size in bytes.
@@ -169,6 +170,7 @@ class _Run:
         if enrich and not self._enrich(records):
             return
         if not records:
+            self._fold_passed_profile()  # nothing to land: the verdict stands as it is
             return
         if self.classifier is not None:
             # Before landing: an outage raises here and the retry starts clean.
@@ -180,10 +182,17 @@ class _Run:
             self.landing.commit(bytes(chunk)) for chunk in _split_lines(buffer, self._max_bytes)
         )
         self.report.landed += len(records)
+        self._fold_passed_profile()
         for rid in fresh:
             self._unclaimed[rid] = keys[rid]
         if len(self._unclaimed) >= self.settings.ledger_claim_every_records:
             self.claim()
+
+    def _fold_passed_profile(self) -> None:
+        """A passed batch joins the source's baseline only once it has landed."""
+        if self._passed_profile is not None and self.enrichment is not None:
+            self.enrichment.gate.record_pass(self._passed_profile)
+        self._passed_profile = None
 
     def _profiler_has_rows(self) -> bool:
         return self._profiler is not None and self._profiler.rows_in > 0
@@ -205,7 +214,7 @@ class _Run:
                 result=verdict.result,
                 profile=verdict.profile,
             )
-            enrichment.gate.record_pass(verdict.profile)
+            self._passed_profile = verdict.profile  # folded into the baseline once landed
             for record in records:
                 report.languages[record["language"]] = (
                     report.languages.get(record["language"], 0) + 1

@@ -194,3 +194,36 @@ def test_a_canary_candidate_gets_its_share_of_records_by_id(
     versions = {c.record_id: c.prompt_version for c in outcome.classifications}
     assert versions == {rid: f"classify/{chosen[rid]}" for rid in ids}
     assert classifier_from_settings(settings, "v1").prompt.label == "classify/v1"  # type: ignore[attr-defined]
+
+
+def test_an_outage_while_classifying_lands_nothing_and_the_retry_lands_all(
+    server: OpenAIServer, tmp_path: pytest.TempPathFactory
+) -> None:
+    from shared.pipeline import IngestPipeline
+    from shared.settings import Settings
+    from shared.storage import LocalStorage
+    from tests.test_enrich import reviews_csv
+
+    root = tmp_path / "storage"  # type: ignore[operator]
+    settings = Settings(
+        local_storage_root=root,
+        llm_provider="openai_compatible",
+        llm_base_url=f"{server.url}/v1",
+        llm_model="test-model",
+        llm_max_retries=0,
+    )
+    storage = LocalStorage(root)
+    pipeline = IngestPipeline(storage, settings)
+    path = tmp_path / "r.csv"  # type: ignore[operator]
+    path.write_bytes(reviews_csv([TEXTS["a" * 32], TEXTS["b" * 32]]))
+
+    server.queue(Reply(status=503))
+    with pytest.raises(TransientError):
+        pipeline.ingest_file("reviews", "r.csv", lambda: open(path, "rb"))  # noqa: SIM115
+    assert list(storage.list("landing", "feedback/")) == []
+    assert not storage.exists("ledger", "baselines/reviews.json")  # no half-counted batch
+
+    server.queue(answer("a" * 32, "b" * 32))
+    report = pipeline.ingest_file("reviews", "r.csv", lambda: open(path, "rb"))  # noqa: SIM115
+    assert (report.landed, report.classified, report.in_review, report.model_calls) == (2, 2, 0, 1)
+    assert report.reconciled
