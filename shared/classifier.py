@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from shared.answer_cache import AnswerCache, cache_key
 from shared.classification import AnsweredRecord, Classification, model_answer_schema
 from shared.classification import strict_json_schema as _strict
 from shared.errors import ModelAnswerError
@@ -113,6 +115,8 @@ class LlmClassifier:
         batch_size: int = 10,
         min_confidence: float = 0.6,
         retry_budget: int = 4,
+        cache: AnswerCache | None = None,
+        memory_entries: int = 50_000,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         if batch_size < 1 or retry_budget < 0:
@@ -126,15 +130,18 @@ class LlmClassifier:
         self.clock = clock
         self.schema = _strict(model_answer_schema(taxonomy))
         self.rules = RuleClassifier(taxonomy)
-        # (text hash, prompt, model) -> classification of that text, record id aside.
-        self._cache: dict[tuple[str, str, str], Classification] = {}
+        self.cache = cache
+        # (text hash, prompt, model) -> classification of that text, record id aside;
+        # least recently used entries go first, so a long-lived worker stays bounded.
+        self._cache: OrderedDict[tuple[str, str, str], Classification] = OrderedDict()
+        self.memory_entries = memory_entries
 
     def classify(self, items: Sequence[MaskedText]) -> ClassifyOutcome:
         outcome = ClassifyOutcome()
         pending: list[MaskedText] = []
         waiting: dict[str, list[MaskedText]] = {}  # text hash -> later records, same text
         for item in items:
-            cached = self._cache.get(self._cache_key(item))
+            cached = self._recall(item)
             if cached is not None:
                 outcome.cache_hits += 1
                 outcome.classifications.append(
@@ -146,13 +153,26 @@ class LlmClassifier:
             else:
                 waiting[item.text_sha256] = []
                 pending.append(item)
+        firsts = list(pending)
+        if self.cache is not None and pending:
+            pending = self._from_storage(pending, outcome)
         for start in range(0, len(pending), self.batch_size):
             batch = pending[start : start + self.batch_size]
             budget = [self.retry_budget]
             for result in self._classify_batch(batch, budget, outcome, attempt=1):
                 outcome.classifications.append(result)
         by_id = {c.record_id: c for c in outcome.classifications}
-        by_hash = {item.text_sha256: by_id[item.record_id] for item in pending}
+        if self.cache is not None:
+            self.cache.put_many(
+                {
+                    self._storage_key(item): by_id[item.record_id]
+                    for item in pending
+                    if not by_id[item.record_id].needs_review
+                }
+            )
+        by_hash = {
+            item.text_sha256: by_id[item.record_id] for item in firsts if item.record_id in by_id
+        }
         for text_hash, later in waiting.items():
             for item in later:
                 outcome.classifications.append(
@@ -164,6 +184,36 @@ class LlmClassifier:
 
     def _cache_key(self, item: MaskedText) -> tuple[str, str, str]:
         return item.text_sha256, self.prompt.label, self.model.model
+
+    def _recall(self, item: MaskedText) -> Classification | None:
+        key = self._cache_key(item)
+        found = self._cache.get(key)
+        if found is not None:
+            self._cache.move_to_end(key)
+        return found
+
+    def _remember(self, item: MaskedText, result: Classification) -> None:
+        self._cache[self._cache_key(item)] = result
+        while len(self._cache) > self.memory_entries:
+            self._cache.popitem(last=False)
+
+    def _storage_key(self, item: MaskedText) -> str:
+        return cache_key(item.text_sha256, self.prompt.label, self.model.model)
+
+    def _from_storage(self, items: list[MaskedText], outcome: ClassifyOutcome) -> list[MaskedText]:
+        """Answer what earlier runs classified; returns the items still to ask about."""
+        assert self.cache is not None
+        found = self.cache.get_many(self._storage_key(item) for item in items)
+        missing = []
+        for item in items:
+            cached = found.get(self._storage_key(item))
+            if cached is None:
+                missing.append(item)
+                continue
+            outcome.cache_hits += 1
+            self._remember(item, cached)
+            outcome.classifications.append(cached.model_copy(update={"record_id": item.record_id}))
+        return missing
 
     def _classify_batch(
         self,
@@ -241,7 +291,7 @@ class LlmClassifier:
             prompt_version=self.prompt.label,
             model=self.model.model,
         )
-        self._cache[self._cache_key(item)] = result
+        self._remember(item, result)
         return result
 
     def _to_review(self, item: MaskedText, reason: str) -> Classification:

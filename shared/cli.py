@@ -322,7 +322,9 @@ def read_classify_input(lines: Iterable[bytes]) -> Iterator[tuple[Any, str, str 
 def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
     if args.provider:
         settings = Settings(**{**settings.model_dump(), "llm_provider": args.provider})
-    classifier = classifier_from_settings(settings, args.prompt_version)
+    classifier = classifier_from_settings(
+        settings, args.prompt_version, storage=storage_from_settings(settings)
+    )
     masker = get_masker(Path(settings.config_dir) / PII_CONFIG)
     messages = Console(stderr=True)
     source = sys.stdin.buffer if str(args.file) == "-" else open(args.file, "rb")  # noqa: SIM115

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
+from shared.answer_cache import AnswerCache
 from shared.classification import Classification
 from shared.classifier import ClassifyOutcome, LlmClassifier, MaskedText
 from shared.llm import ChatModel
@@ -18,6 +19,7 @@ from shared.local_classifier import LocalClassifier
 from shared.masking import PiiMasker
 from shared.prompts import PROMPT_NAME, PromptManifest, get_prompt_version, load_manifest
 from shared.settings import Settings
+from shared.storage import ObjectStorage
 from shared.taxonomy import get_taxonomy
 
 # A language without a model: the masker runs its pattern recognizers only.
@@ -51,8 +53,15 @@ class CanaryClassifier:
         return outcome
 
 
-def classifier_from_settings(settings: Settings, prompt_version: str | None = None) -> Classifier:
-    """The configured classifier; ``prompt_version`` pins one version (no canary)."""
+def classifier_from_settings(
+    settings: Settings,
+    prompt_version: str | None = None,
+    storage: ObjectStorage | None = None,
+) -> Classifier:
+    """The configured classifier; ``prompt_version`` pins one version (no canary).
+
+    With ``storage``, model answers are cached there across runs (``AnswerCache``).
+    """
     config_dir = Path(settings.config_dir)
     taxonomy = get_taxonomy(config_dir)
     if settings.llm_provider == "local":
@@ -70,6 +79,7 @@ def classifier_from_settings(settings: Settings, prompt_version: str | None = No
             batch_size=settings.classify_batch_size,
             min_confidence=settings.classify_min_confidence,
             retry_budget=settings.classify_retry_budget,
+            cache=AnswerCache(storage, settings.ledger_container) if storage else None,
         )
         for version in versions
     }

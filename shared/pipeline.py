@@ -392,7 +392,7 @@ class IngestPipeline:
         self.mappings = mappings if mappings is not None else load_mappings(settings.config_dir)
         self.clock = clock
         self.enrichment = Enrichment.from_settings(settings, storage) if enrich else None
-        self.classifier = classifier_from_settings(settings) if enrich else None
+        self.classifier = classifier_from_settings(settings, storage=storage) if enrich else None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> IngestPipeline:

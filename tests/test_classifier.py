@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -227,3 +228,34 @@ def test_an_outage_while_classifying_lands_nothing_and_the_retry_lands_all(
     report = pipeline.ingest_file("reviews", "r.csv", lambda: open(path, "rb"))  # noqa: SIM115
     assert (report.landed, report.classified, report.in_review, report.model_calls) == (2, 2, 0, 1)
     assert report.reconciled
+
+
+def test_answers_are_cached_in_storage_across_runs(server: OpenAIServer, tmp_path: Path) -> None:
+    from shared.answer_cache import AnswerCache
+    from shared.storage import LocalStorage
+
+    cache = AnswerCache(LocalStorage(tmp_path), "ledger")
+    model = ChatModel.openai_compatible(
+        base_url=f"{server.url}/v1", model="test-model", max_retries=0, timeout=5.0
+    )
+
+    def run() -> LlmClassifier:
+        return LlmClassifier(TAXONOMY, PROMPT, model, cache=cache, clock=lambda: NOW)
+
+    server.queue(answer("a" * 32, "b" * 32))
+    first = run().classify(items("a" * 32, "b" * 32))
+    assert first.cache_hits == 0 and len(server.requests) == 1
+    # A new process (empty memory) sees the same texts under new record ids: no request.
+    server.queue(answer("c" * 32))
+    again = run().classify([MaskedText("e" * 32, TEXTS["a" * 32]), *items("c" * 32)])
+    assert again.cache_hits == 1
+    by_id = {c.record_id: c for c in again.classifications}
+    assert by_id["e" * 32].themes[0].theme == "product_quality"
+    assert sent_ids(server)[-1] == ["c" * 32]
+
+
+def test_the_memory_cache_is_bounded(server: OpenAIServer) -> None:
+    server.queue(answer("a" * 32, "b" * 32, "c" * 32))
+    engine = classifier(server, memory_entries=2)
+    engine.classify(items("a" * 32, "b" * 32, "c" * 32))
+    assert len(engine._cache) == 2
