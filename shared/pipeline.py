@@ -167,6 +167,9 @@ class _Run:
         enrich = self.enrichment is not None and (records or self._profiler_has_rows())
         if self._profiler is not None:
             self._profiler.observe_already_landed(len(batch) - len(fresh))
+            if not enrich and self.enrichment is not None:
+                # A pure replay: nothing to judge, and its rows must not count in the next.
+                self._profiler = self.enrichment.profiler(self.report.source)
         if enrich and not self._enrich(records):
             return
         if not records:

@@ -324,3 +324,21 @@ def test_landed_records_are_classified_and_unsure_ones_queued_for_review(
     payment = next(c for c in classified if c["themes"][0]["theme"] == "checkout_payment")
     assert payment["urgency"] == "high" and payment["recommended_owner"] == "payments"
     assert "+44 20" not in str(classified)
+
+
+def test_a_batch_that_only_repeats_landed_records_is_not_judged_or_carried_over(
+    small_batches: IngestPipeline, local_storage: LocalStorage, tmp_path: Path
+) -> None:
+    english = _sentences(ENGLISH, ENDINGS_EN, OPENERS_EN, 7)
+    assert ingest(small_batches, tmp_path, "a.csv", reviews_csv(english[:150])).landed == 150
+    # The same 150 rows (one batch, all landed before), then 150 new ones (a second batch).
+    both = reviews_csv(english[:150] + english[150:300])
+    report = ingest(small_batches, tmp_path, "b.csv", both)
+    assert (report.landed, report.duplicates) == (150, 150)
+    events = [
+        e
+        for e in jsonl(local_storage, "landing", "quality_events/")
+        if e["kind"] == "batch" and e["input_name"] == "reviews/b.csv"
+    ]
+    assert [e["profile"]["rows_in"] for e in events] == [150]
+    assert events[0]["profile"]["already_landed"] == 0
