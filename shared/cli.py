@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import logging
 import shutil
@@ -10,7 +11,7 @@ import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 from pydantic import ValidationError
@@ -32,6 +33,7 @@ from shared.errors import InsightloopError, PermanentInputError
 from shared.inbox import split_inbox_path
 from shared.masking import get_masker, mask_jsonl
 from shared.models import IngestReport, make_record_id
+from shared.parsing import json_objects
 from shared.pipeline import EventMessage, IngestPipeline
 from shared.settings import PROJECT_ROOT, Settings, get_settings
 from shared.storage import LocalStorage, ObjectStorage, storage_from_settings
@@ -288,32 +290,43 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return _exit_code(first + replay, strict=False)
 
 
+@contextlib.contextmanager
+def _streams(args: argparse.Namespace) -> Iterator[tuple[BinaryIO, BinaryIO]]:
+    """The command's input (FILE or stdin) and output (-o or stdout), closed after."""
+    with contextlib.ExitStack() as stack:
+        source = (
+            sys.stdin.buffer
+            if str(args.file) == "-"
+            else stack.enter_context(open(args.file, "rb"))
+        )
+        target = (
+            sys.stdout.buffer
+            if args.output is None
+            else stack.enter_context(open(args.output, "wb"))
+        )
+        yield source, target
+
+
+def _add_stream_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "file", nargs="?", default="-", metavar="FILE", help="JSON Lines file, or - for stdin"
+    )
+    parser.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
+
+
 def cmd_mask(args: argparse.Namespace, settings: Settings) -> int:
     masker = get_masker(Path(settings.config_dir) / PII_CONFIG)
     messages = Console(stderr=True)
-    source = sys.stdin.buffer if str(args.file) == "-" else open(args.file, "rb")  # noqa: SIM115
-    target = sys.stdout.buffer if args.output is None else open(args.output, "wb")  # noqa: SIM115
-    try:
+    with _streams(args) as (source, target):
         written = mask_jsonl(source, target, masker, batch_size=args.batch_size)
-    finally:
-        if source is not sys.stdin.buffer:
-            source.close()
-        if target is not sys.stdout.buffer:
-            target.close()
     messages.print(f"masked {written:,} line(s)", highlight=False, soft_wrap=True)
     return 0
 
 
 def read_classify_input(lines: Iterable[bytes]) -> Iterator[tuple[Any, str, str | None]]:
     """(id, text, language) per JSON line; blank lines skipped, bad ones refused."""
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            raise PermanentInputError(f"line {number}: not JSON ({exc.msg})") from None
-        if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+    for number, row in json_objects(lines):
+        if not isinstance(row.get("text"), str):
             raise PermanentInputError(f"line {number}: expected an object with a `text` string")
         language = row.get("language") if isinstance(row.get("language"), str) else None
         yield row.get("id", number), row["text"], language
@@ -327,10 +340,8 @@ def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
     )
     masker = get_masker(Path(settings.config_dir) / PII_CONFIG)
     messages = Console(stderr=True)
-    source = sys.stdin.buffer if str(args.file) == "-" else open(args.file, "rb")  # noqa: SIM115
-    target = sys.stdout.buffer if args.output is None else open(args.output, "wb")  # noqa: SIM115
     totals: Counter[str] = Counter()
-    try:
+    with _streams(args) as (source, target):
         rows = read_classify_input(source)
         while chunk := list(itertools.islice(rows, args.chunk)):
             masked, spans = mask_for_classification(
@@ -356,11 +367,6 @@ def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
                 completion_tokens=sum(c.completion_tokens for c in outcome.calls),
                 cached_tokens=sum(c.cached_tokens for c in outcome.calls),
             )
-    finally:
-        if source is not sys.stdin.buffer:
-            source.close()
-        if target is not sys.stdout.buffer:
-            target.close()
     messages.print(
         f"classified {totals['records']:,} record(s) with {classifier.model}: "
         f"{totals['review']:,} for review; {totals['masked_spans']:,} PII span(s) masked first; "
@@ -443,10 +449,7 @@ def build_parser() -> argparse.ArgumentParser:
             "original text, score. Uses prompts/pii.yaml; makes no network call."
         ),
     )
-    mask.add_argument(
-        "file", nargs="?", default="-", metavar="FILE", help="JSON Lines file, or - for stdin"
-    )
-    mask.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
+    _add_stream_arguments(mask)
     mask.add_argument(
         "--batch-size", type=int, default=256, help="texts per spaCy batch (default 256)"
     )
@@ -462,10 +465,7 @@ def build_parser() -> argparse.ArgumentParser:
             "sentiment, urgency, owner, confidence, needs_review and its reasons."
         ),
     )
-    classify.add_argument(
-        "file", nargs="?", default="-", metavar="FILE", help="JSON Lines file, or - for stdin"
-    )
-    classify.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
+    _add_stream_arguments(classify)
     classify.add_argument(
         "--provider",
         choices=["local", "openai_compatible", "azure_openai"],

@@ -52,6 +52,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from shared.errors import ConfigError, PermanentInputError, PiiMaskingError
+from shared.parsing import json_objects
 
 if TYPE_CHECKING:
     from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerResult
@@ -1040,15 +1041,7 @@ def mask_jsonl(
         written += len(batch)
         batch.clear()
 
-    for number, line in enumerate(in_stream, 1):
-        if not line.strip():
-            continue
-        try:
-            row = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            raise PermanentInputError(f"line {number}: not JSON ({exc.msg})") from None
-        if not isinstance(row, dict):
-            raise PermanentInputError(f"line {number}: expected a JSON object")
+    for number, row in json_objects(in_stream):
         if row.get("text") is not None and not isinstance(row["text"], str):
             raise PermanentInputError(f"line {number}: `text` is not a string")
         batch.append(row)
