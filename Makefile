@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo test lint format bench eval eval-public clean
 
 $(BIN)/insightloop: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,14 @@ format: $(BIN)/insightloop
 
 bench: $(BIN)/insightloop  ## 1M-row ingest benchmark (see docs/benchmarks.md)
 	$(BIN)/python bench/ingest_bench.py
+
+EVAL_DATA ?= ../shared/eval
+eval: $(BIN)/insightloop  ## score the local classifier on the in-repo sets; gate on eval/baselines
+	$(BIN)/insightloop eval adversarial banking77-slice mams-acsa-slice --gate
+
+eval-public: $(BIN)/insightloop  ## the public datasets, read from EVAL_DATA (see eval/README.md)
+	$(BIN)/insightloop eval semeval2014-restaurants mams-acsa banking77 semeval2015-laptops \
+		amazon-alexa-reviews womens-clothing-reviews --data-dir $(EVAL_DATA)
 
 clean:
 	rm -rf $(VENV) node_modules .insightloop .pytest_cache .ruff_cache

@@ -34,6 +34,9 @@ class ThemeClaim(BaseModel):
     start: int = Field(ge=0, description="offset of the evidence in the masked text")
     end: int = Field(ge=0)
     method: Method
+    sentiment: Sentiment | None = Field(
+        default=None, description="the customer's feeling about this theme (aspect polarity)"
+    )
 
 
 class Classification(BaseModel):
@@ -70,6 +73,7 @@ class AnsweredTheme(BaseModel):
 
     theme: str
     evidence: str
+    sentiment: Sentiment | None = None
 
 
 class AnsweredRecord(BaseModel):
@@ -96,6 +100,7 @@ def model_answer_schema(taxonomy: Taxonomy) -> type[BaseModel]:
             str,
             Field(description="the shortest exact quote from the text that shows the theme"),
         ),
+        sentiment=(Sentiment, Field(description="the feeling about this theme")),
     )
     record = create_model(
         "RecordAnswer",

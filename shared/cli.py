@@ -30,6 +30,7 @@ from shared.classifier import MaskedText
 from shared.decide import classifier_from_settings, mask_for_classification, rescan_evidence
 from shared.enrich import PII_CONFIG, Enrichment
 from shared.errors import InsightloopError, PermanentInputError
+from shared.evaluation.command import add_eval_parser
 from shared.inbox import split_inbox_path
 from shared.masking import get_masker, mask_jsonl
 from shared.models import IngestReport, make_record_id
@@ -490,6 +491,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reset.add_argument("source", help="source name, e.g. reviews")
     reset.set_defaults(handler=cmd_reset_baseline)
+
+    add_eval_parser(commands)
     return parser
 
 

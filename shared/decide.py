@@ -66,7 +66,7 @@ def classifier_from_settings(
     taxonomy = get_taxonomy(config_dir)
     if settings.llm_provider == "local":
         return LocalClassifier(taxonomy, min_confidence=settings.classify_min_confidence)
-    model = _chat_model(settings)
+    model = chat_model_from_settings(settings)
     manifest = load_manifest(config_dir / PROMPT_NAME)
     versions = [prompt_version] if prompt_version else [manifest.active]
     if not prompt_version and manifest.candidate and manifest.canary_percent:
@@ -88,7 +88,8 @@ def classifier_from_settings(
     return CanaryClassifier(manifest, by_version)
 
 
-def _chat_model(settings: Settings) -> ChatModel:
+def chat_model_from_settings(settings: Settings) -> ChatModel:
+    """The configured model endpoint (``openai_compatible`` or ``azure_openai``)."""
     api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
     if settings.llm_provider == "azure_openai":
         return ChatModel.azure_openai(
@@ -151,6 +152,7 @@ def rescan_evidence(
 __all__ = [
     "CanaryClassifier",
     "Classifier",
+    "chat_model_from_settings",
     "classifier_from_settings",
     "mask_for_classification",
     "rescan_evidence",

@@ -125,6 +125,7 @@ def apply_guardrails(
                 start=start,
                 end=end,
                 method=method,
+                sentiment=answered.sentiment,
             )
         )
     if len(claims) > 1:

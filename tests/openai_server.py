@@ -13,6 +13,7 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -51,6 +52,8 @@ class OpenAIServer:
 
     def __init__(self) -> None:
         self.replies: deque[Reply] = deque()
+        # Answers requests when no scripted reply is queued (e.g. a reference classifier).
+        self.responder: Callable[[dict[str, Any]], Reply] | None = None
         self.requests: list[SeenRequest] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -74,9 +77,11 @@ class OpenAIServer:
         with self._lock:
             self.replies.extend(replies)
 
-    def _next(self) -> Reply:
+    def _next(self, body: dict[str, Any]) -> Reply:
         with self._lock:
-            return self.replies.popleft() if self.replies else Reply(status=500)
+            if self.replies:
+                return self.replies.popleft()
+        return self.responder(body) if self.responder else Reply(status=500)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -101,7 +106,7 @@ class OpenAIServer:
                 if not parsed.path.endswith("/chat/completions"):
                     self._send(404, {"error": {"message": "not found"}}, {})
                     return
-                reply = server._next()
+                reply = server._next(body)
                 if reply.delay_s:
                     time.sleep(reply.delay_s)
                 if reply.body is not None or reply.status != 200:
@@ -134,3 +139,9 @@ class OpenAIServer:
                 self.wfile.write(data)
 
         return Handler
+
+
+def batch_records(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The records of a classification request: JSON lines of the last user message."""
+    content = body["messages"][-1]["content"]
+    return [json.loads(line) for line in content.splitlines() if line.startswith("{")]

@@ -125,7 +125,7 @@ def test_the_answer_model_refuses_themes_outside_the_taxonomy() -> None:
         "results": [
             {
                 "id": "1",
-                "themes": [{"theme": "shipping", "evidence": "late"}],
+                "themes": [{"theme": "shipping", "evidence": "late", "sentiment": "negative"}],
                 "sentiment": "negative",
                 "urgency": "low",
                 "confidence": 0.9,
