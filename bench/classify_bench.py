@@ -13,8 +13,14 @@ asks: a stand-in for a model's answer of the same shape (themes with quotes), si
 model runs here. Texts: every sample in ``samples/`` (reviews, NPS, tickets, chat), or
 the ``text`` fields of a JSON Lines file.
 
+Cost per 1,000 records uses ``eval/prices.yaml`` for ``--model`` (cached prefix at the
+table's cached price). ``--accuracy`` also checks that batching loses nothing: the
+adversarial set is classified through the real ``LlmClassifier`` and ``openai`` SDK
+against a loopback server that answers as a reference classifier would, at every batch
+size, and scored against its labels; every size must score as batch size 1 does.
+
     .venv/bin/python bench/classify_bench.py
-    .venv/bin/python bench/classify_bench.py \\
+    .venv/bin/python bench/classify_bench.py --accuracy \\
         --jsonl ../shared/eval/womens-clothing-reviews/reviews.jsonl
 """
 
@@ -33,6 +39,7 @@ import bpe_openai  # noqa: E402
 
 from shared.classification import model_answer_schema, strict_json_schema  # noqa: E402
 from shared.classifier import MaskedText, batch_messages  # noqa: E402
+from shared.evaluation.harness import load_prices  # noqa: E402
 from shared.local_classifier import LocalClassifier  # noqa: E402
 from shared.models import make_record_id  # noqa: E402
 from shared.parsing import ParsedRow, read_rows  # noqa: E402
@@ -89,7 +96,12 @@ def main(argv: list[str] | None = None) -> int:
         "--jsonl", type=Path, help="measure on this JSON Lines file's `text` fields instead"
     )
     parser.add_argument("--limit", type=int, default=1000, help="texts read from --jsonl")
+    parser.add_argument("--model", default="gpt-4o-mini", help="price row of eval/prices.yaml")
+    parser.add_argument(
+        "--accuracy", action="store_true", help="also score every batch size on the adversarial set"
+    )
     args = parser.parse_args(argv)
+    price = load_prices()[args.model]
     encoding = bpe_openai.get_encoding(args.encoding)
 
     def tokens(text: str) -> int:
@@ -111,9 +123,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         "\n| batch size | requests | prompt tokens | of which cacheable prefix | completion tokens "
-        "| overhead ratio | ratio if the prefix is cached at half price |"
+        "| overhead ratio | ratio if the prefix is cached at half price "
+        f"| USD per 1,000 records ({args.model}, prefix cached) |"
     )
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for size in (int(s) for s in args.sizes.split(",")):
         prompt_total = prefix_total = completion_total = 0
         batches = [items[i : i + size] for i in range(0, len(items), size)]
@@ -136,11 +149,78 @@ def main(argv: list[str] | None = None) -> int:
             completion_total += tokens(json.dumps(answer, separators=(",", ":")))
         ratio = (prompt_total + completion_total) / own
         cached = (prompt_total - prefix_total / 2 + completion_total) / own
+        # The first request of a prefix is not cached; later ones are.
+        cached_tokens = prefix_total - prefix_total / len(batches)
+        usd = (
+            (prompt_total - cached_tokens) * price["input"]
+            + cached_tokens * price.get("cached_input", price["input"])
+            + completion_total * price["output"]
+        ) / 1e6
         print(
             f"| {size} | {len(batches):,} | {prompt_total:,} | {prefix_total:,} | "
-            f"{completion_total:,} | {ratio:.2f} | {cached:.2f} |"
+            f"{completion_total:,} | {ratio:.2f} | {cached:.2f} | {usd * 1000 / len(items):.4f} |"
         )
+    if args.accuracy:
+        return accuracy_by_batch_size([int(s) for s in args.sizes.split(",")])
     return 0
+
+
+def accuracy_by_batch_size(sizes: list[int]) -> int:
+    """Score the adversarial set per batch size through the real SDK and a loopback server."""
+    import tempfile
+
+    from shared.evaluation.datasets import load_dataset
+    from shared.evaluation.harness import CandidateSpec, Evaluation
+    from shared.settings import Settings
+    from tests.openai_server import OpenAIServer, Reply, batch_records
+
+    taxonomy = get_taxonomy(PROMPTS)
+    reference = LocalClassifier(taxonomy)
+    server = OpenAIServer().start()
+
+    def respond(body: dict) -> Reply:
+        answers = [
+            reference.answer(MaskedText("0" * 32, r["text"])).model_dump(mode="json")
+            | {"id": r["id"]}
+            for r in batch_records(body)
+        ]
+        return Reply(content=json.dumps({"results": answers}))
+
+    server.responder = respond
+    print(
+        "\n| batch size | theme micro-F1 | sentiment accuracy | urgency accuracy | same as size 1 |"
+    )
+    print("| ---: | ---: | ---: | ---: | --- |")
+    first = None
+    failed = False
+    try:
+        for size in sizes:
+            settings = Settings(
+                llm_base_url=f"{server.url}/v1",
+                llm_model="reference",
+                llm_max_retries=0,
+                classify_batch_size=size,
+            )
+            with tempfile.TemporaryDirectory() as cache:
+                run = Evaluation(load_dataset("adversarial"), settings, Path(cache)).run(
+                    CandidateSpec("openai_compatible")
+                )
+            m = run["metrics"]
+            figures = (
+                m["themes"]["micro_f1"],
+                m["sentiment"]["accuracy"],
+                m["urgency"]["accuracy"],
+            )
+            first = first or figures
+            same = figures == first
+            failed |= not same
+            print(
+                f"| {size} | {figures[0]:.3f} | {figures[1]:.3f} | {figures[2]:.3f} | "
+                f"{'yes' if same else 'NO'} |"
+            )
+    finally:
+        server.stop()
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from shared.models import SCHEMA_VERSION, AwareDatetime
 from shared.taxonomy import Sentiment, Taxonomy, Urgency
 
-Method = Literal["rules", "llm", "local"]
+Method = Literal["rules", "llm", "local", "human"]
 
 
 class ThemeClaim(BaseModel):
@@ -60,6 +60,7 @@ class Classification(BaseModel):
     needs_review: bool = False
     review_reasons: list[str] = Field(default_factory=list)
     dropped_claims: int = Field(default=0, ge=0, description="claims the guardrails refused")
+    reviewed_by: str | None = Field(default=None, description="the reviewer of a human override")
     classified_at: AwareDatetime
 
 

@@ -34,10 +34,12 @@ from shared.evaluation.command import add_eval_parser
 from shared.inbox import split_inbox_path
 from shared.masking import get_masker, mask_jsonl
 from shared.models import IngestReport, make_record_id
+from shared.overrides import record_overrides
 from shared.parsing import json_objects
 from shared.pipeline import EventMessage, IngestPipeline
 from shared.settings import PROJECT_ROOT, Settings, get_settings
 from shared.storage import LocalStorage, ObjectStorage, storage_from_settings
+from shared.taxonomy import get_taxonomy
 
 SAMPLES_DIR = PROJECT_ROOT / "samples"
 MESSAGE_BATCH = 100  # matches host.json serviceBus.maxMessageBatchSize
@@ -380,6 +382,23 @@ def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_override(args: argparse.Namespace, settings: Settings) -> int:
+    data = sys.stdin.buffer.read() if str(args.file) == "-" else args.file.read_bytes()
+    outcome = record_overrides(
+        storage_from_settings(settings),
+        settings.landing_container,
+        get_taxonomy(Path(settings.config_dir)),
+        data.splitlines(),
+    )
+    for number, reason in outcome.refused:
+        console.print(f"[red]refused[/red] line {number}: {reason}", highlight=False)
+    console.print(
+        f"{len(outcome.applied):,} override(s) landed, {len(outcome.refused):,} refused",
+        highlight=False,
+    )
+    return 1 if outcome.refused else 0
+
+
 def cmd_reset_baseline(args: argparse.Namespace, settings: Settings) -> int:
     storage = storage_from_settings(settings)
     gate = Enrichment.from_settings(settings, storage).gate
@@ -491,6 +510,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reset.add_argument("source", help="source name, e.g. reviews")
     reset.set_defaults(handler=cmd_reset_baseline)
+
+    override = commands.add_parser(
+        "override",
+        help="record reviewers' decisions over classifications (JSON Lines)",
+        description=(
+            "Each line: record_id, reviewer, and any of themes ([{theme, evidence?, "
+            "sentiment?}]), sentiment, urgency, owner, reason. Checked like a model's answer "
+            "(taxonomy themes, evidence quoted from the masked text, known owners), then "
+            "landed as a human classification (landing/classified) with a before/after "
+            "audit row (landing/audit). Exits 1 when any line was refused."
+        ),
+    )
+    override.add_argument("file", type=Path, help="JSON Lines of overrides, or - for stdin")
+    override.set_defaults(handler=cmd_override)
 
     add_eval_parser(commands)
     return parser
