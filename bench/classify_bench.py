@@ -171,18 +171,22 @@ def accuracy_by_batch_size(sizes: list[int]) -> int:
 
     from shared.evaluation.datasets import load_dataset
     from shared.evaluation.harness import CandidateSpec, Evaluation
+    from shared.local_classifier import shipped_text_model
     from shared.settings import Settings
     from tests.openai_server import OpenAIServer, Reply, batch_records
 
     taxonomy = get_taxonomy(PROMPTS)
-    reference = LocalClassifier(taxonomy)
+    model = shipped_text_model(PROMPTS)
+    reference = LocalClassifier(taxonomy, text_model=model)
     server = OpenAIServer().start()
 
     def respond(body: dict) -> Reply:
+        records = batch_records(body)
+        guesses = model.predict([r["text"] for r in records]) if model else [None] * len(records)
         answers = [
-            reference.answer(MaskedText("0" * 32, r["text"])).model_dump(mode="json")
+            reference.answer(MaskedText("0" * 32, r["text"]), guess).model_dump(mode="json")
             | {"id": r["id"]}
-            for r in batch_records(body)
+            for r, guess in zip(records, guesses, strict=True)
         ]
         return Reply(content=json.dumps({"results": answers}))
 

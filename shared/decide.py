@@ -15,7 +15,7 @@ from shared.answer_cache import AnswerCache
 from shared.classification import Classification
 from shared.classifier import ClassifyOutcome, LlmClassifier, MaskedText
 from shared.llm import ChatModel
-from shared.local_classifier import LocalClassifier
+from shared.local_classifier import LocalClassifier, shipped_text_model
 from shared.masking import PiiMasker
 from shared.prompts import PROMPT_NAME, PromptManifest, get_prompt_version, load_manifest
 from shared.settings import Settings
@@ -65,7 +65,11 @@ def classifier_from_settings(
     config_dir = Path(settings.config_dir)
     taxonomy = get_taxonomy(config_dir)
     if settings.llm_provider == "local":
-        return LocalClassifier(taxonomy, min_confidence=settings.classify_min_confidence)
+        return LocalClassifier(
+            taxonomy,
+            min_confidence=settings.classify_min_confidence,
+            text_model=shipped_text_model(config_dir),
+        )
     model = chat_model_from_settings(settings)
     manifest = load_manifest(config_dir / PROMPT_NAME)
     versions = [prompt_version] if prompt_version else [manifest.active]

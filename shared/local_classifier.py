@@ -16,24 +16,34 @@ the LLM with, and what runs on a laptop with nothing configured.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.classification import AnsweredRecord, AnsweredTheme, Classification
 from shared.classifier import ClassifyOutcome, MaskedText
+from shared.errors import ConfigError
 from shared.guardrails import apply_guardrails
 from shared.rules import RuleClassifier
-from shared.taxonomy import FALLBACK_THEME, Sentiment, Taxonomy, Urgency
-from shared.text_model import TextGuess, TextModel
+from shared.taxonomy import FALLBACK_THEME, Sentiment, Taxonomy, Urgency, get_taxonomy
+from shared.text_model import TextGuess, TextModel, TrainingExample
 
 MODEL_NAME = "local-rules-vader"
 TRAINED_MODEL_NAME = "local-rules-svm"
+# Labelled examples the offline model learns the taxonomy from, beside the taxonomy.
+TRAINING_FILE = Path("training") / "feedback.jsonl"
 # Confidence of a rule-backed answer, and of a text no rule recognised (under the
 # default review threshold of 0.6 on purpose).
 RULE_CONFIDENCE = 0.75
 UNRECOGNISED_CONFIDENCE = 0.3
+# Beside a rule's claim the model adds a theme only when it is this sure (a second opinion).
+MODEL_BESIDE_RULES = 0.65
 # VADER's own thresholds for its compound score; "mixed" needs both sides clearly present.
 POSITIVE_AT, NEGATIVE_AT, MIXED_SIDE_AT = 0.05, -0.05, 0.2
 # Themes that are not problems: no urgency follows from them alone.
@@ -91,25 +101,29 @@ class LocalClassifier:
     def answer(self, item: MaskedText, guess: TextGuess | None = None) -> AnsweredRecord:
         """What the model, the rules and the lexicon say, shaped like a model's answer."""
         text = item.text
+        # Rules first: a matched keyword is the plainest evidence, so it leads (and routes).
         themes: list[AnsweredTheme] = []
+        for match in self.rules.themes(text):
+            clause = _sentence_around(text, match.start, match.end)
+            sentiment = self._theme_sentiment(match.label, clause)
+            themes.append(
+                AnsweredTheme(theme=match.label, evidence=match.evidence, sentiment=sentiment)
+            )
         confidence = RULE_CONFIDENCE
         if guess is not None:
-            themes = [
-                AnsweredTheme(
-                    theme=g.theme,
-                    evidence=g.evidence,
-                    sentiment=g.sentiment or self._theme_sentiment(g.theme, g.evidence),
-                )
-                for g in guess.themes
-            ]
-            confidence = guess.confidence if guess.confidence is not None else RULE_CONFIDENCE
-        for match in self.rules.themes(text):
-            if all(t.theme != match.label for t in themes):
-                clause = _sentence_around(text, match.start, match.end)
-                sentiment = self._theme_sentiment(match.label, clause)
-                themes.append(
-                    AnsweredTheme(theme=match.label, evidence=match.evidence, sentiment=sentiment)
-                )
+            ruled = {t.theme: i for i, t in enumerate(themes)}
+            for g in guess.themes:
+                sentiment = g.sentiment or self._theme_sentiment(g.theme, g.evidence)
+                if g.theme in ruled:
+                    # The model's feeling for a ruled theme reads the clause, not a keyword.
+                    at = ruled[g.theme]
+                    themes[at] = themes[at].model_copy(update={"sentiment": sentiment})
+                elif not ruled or g.probability >= MODEL_BESIDE_RULES:
+                    themes.append(
+                        AnsweredTheme(theme=g.theme, evidence=g.evidence, sentiment=sentiment)
+                    )
+            if guess.confidence is not None and not ruled:
+                confidence = guess.confidence
         if not themes:
             sentence = _FIRST_SENTENCE.search(text)
             evidence = sentence.group().strip() if sentence else text.strip()
@@ -165,6 +179,55 @@ class LocalClassifier:
         return "medium" if problem and sentiment in ("negative", "mixed") else "low"
 
 
+class LabelledText(BaseModel):
+    """One line of ``prompts/training/feedback.jsonl``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    text: str = Field(min_length=1)
+    labels: tuple[str, ...] = Field(min_length=1)
+    sentiment: Sentiment
+    theme_sentiment: dict[str, Sentiment] = Field(default_factory=dict)
+    urgency: Urgency | None = None
+
+
+def load_training_examples(path: Path, taxonomy: Taxonomy) -> list[TrainingExample]:
+    """The labelled examples of ``path``, every label checked against the taxonomy."""
+    known = set(taxonomy.theme_ids)
+    examples = []
+    with Path(path).open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = LabelledText.model_validate(orjson.loads(line))
+            except (orjson.JSONDecodeError, ValidationError) as exc:
+                raise ConfigError(f"{path}:{number}: not a labelled example: {exc}") from exc
+            unknown = sorted(set(row.labels) - known)
+            if unknown:
+                raise ConfigError(f"{path}:{number}: themes not in the taxonomy: {unknown}")
+            examples.append(
+                TrainingExample(
+                    row.text, row.labels, row.sentiment, tuple(row.theme_sentiment.items())
+                )
+            )
+    return examples
+
+
+@functools.cache
+def shipped_text_model(config_dir: Path) -> TextModel | None:
+    """The model trained on ``<config_dir>/training/feedback.jsonl``, once per process.
+
+    Training takes about a second on the shipped 525 examples; None when there is no
+    training file (the classifier is then rules + VADER).
+    """
+    path = Path(config_dir) / TRAINING_FILE
+    if not path.is_file():
+        return None
+    return TextModel().fit(load_training_examples(path, get_taxonomy(Path(config_dir))))
+
+
 def _sentence_around(text: str, start: int, end: int) -> str:
     """The sentence holding ``text[start:end]``: what a theme's feeling is read from."""
     left = max(text.rfind(mark, 0, start) for mark in ".!?\n")
@@ -174,4 +237,10 @@ def _sentence_around(text: str, start: int, end: int) -> str:
     return text[left + 1 : right + 1].strip() or text
 
 
-__all__ = ["MODEL_NAME", "TRAINED_MODEL_NAME", "LocalClassifier"]
+__all__ = [
+    "MODEL_NAME",
+    "TRAINED_MODEL_NAME",
+    "LocalClassifier",
+    "load_training_examples",
+    "shipped_text_model",
+]

@@ -348,20 +348,24 @@ def test_compare_gives_a_verdict_per_metric_and_flags_a_regression() -> None:
 
 @pytest.fixture
 def reference_server() -> Iterator[OpenAIServer]:
-    """Answers every batch the way the offline rules classifier would."""
+    """Answers every batch the way the offline classifier (rules + shipped model) would."""
     from shared.classifier import MaskedText
-    from shared.local_classifier import LocalClassifier
+    from shared.local_classifier import LocalClassifier, shipped_text_model
     from shared.settings import PROJECT_ROOT
     from shared.taxonomy import get_taxonomy
 
-    reference = LocalClassifier(get_taxonomy(PROJECT_ROOT / "prompts"))
+    config = PROJECT_ROOT / "prompts"
+    reference = LocalClassifier(get_taxonomy(config), text_model=shipped_text_model(config))
     server = OpenAIServer().start()
 
     def respond(body: dict) -> Reply:
-        answers = []
-        for record in batch_records(body):
-            answer = reference.answer(MaskedText("0" * 32, record["text"]))
-            answers.append({**answer.model_dump(mode="json"), "id": record["id"]})
+        records = batch_records(body)
+        guesses = reference.text_model.predict([r["text"] for r in records])  # type: ignore[union-attr]
+        answers = [
+            reference.answer(MaskedText("0" * 32, r["text"]), guess).model_dump(mode="json")
+            | {"id": r["id"]}
+            for r, guess in zip(records, guesses, strict=True)
+        ]
         usage = {
             "prompt_tokens": 2000,
             "completion_tokens": 50 * len(answers),

@@ -75,11 +75,13 @@ def test_classify_works_offline_and_masks_before_classifying(
     assert main(["classify", str(feedback_file(tmp_path)), "-o", str(out)]) == 0
     first, second = (orjson.loads(line) for line in out.read_bytes().splitlines())
     assert (first["id"], second["id"]) == ("t-1", 3)
-    assert [t["theme"] for t in first["themes"]] == ["product_quality"]
+    # the keyword rule leads (and routes); the shipped model may add a theme beside it
+    assert first["themes"][0]["theme"] == "product_quality"
+    assert first["recommended_owner"] == "product"
     assert second["themes"][0]["theme"] == "praise" and second["sentiment"] == "positive"
     assert "+44 20 7946 0958" not in out.read_text()
     err = capsys.readouterr().err
-    assert "classified 2 record(s) with local-rules-vader: 0 for review" in err
+    assert "classified 2 record(s) with local-rules-svm: 0 for review" in err
     assert "1 PII span(s) masked first" in err
 
 

@@ -45,7 +45,7 @@ from shared.evaluation.metrics import (
     metric,
     score,
 )
-from shared.local_classifier import LocalClassifier
+from shared.local_classifier import LocalClassifier, shipped_text_model
 from shared.masking import PiiMasker, get_masker
 from shared.models import make_record_id
 from shared.prompts import PROMPT_NAME, PromptVersion, load_manifest, load_prompt_version
@@ -199,7 +199,11 @@ class Evaluation:
 
     def text_model(self) -> tuple[TextModel | None, float]:
         if not self.train:
-            return None, 0.0
+            # Nothing to train on: users of the default taxonomy get the shipped model.
+            if self.dataset.spec.taxonomy != "default":
+                return None, 0.0
+            started = time.perf_counter()
+            return shipped_text_model(self.config_dir), time.perf_counter() - started
         if self._trained is None:
             started = time.perf_counter()
             model = TextModel().fit(training_examples(self.train))
