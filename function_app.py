@@ -2,7 +2,8 @@
 
 import azure.functions as func
 
-from functions import ingest
+from functions import gold, ingest
 
 app = func.FunctionApp()
 app.register_functions(ingest.bp)
+app.register_functions(gold.bp)

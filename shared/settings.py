@@ -71,6 +71,20 @@ class Settings(BaseSettings):
     classify_min_confidence: float = Field(default=0.6, ge=0, le=1)
     classify_retry_budget: int = Field(default=4, ge=0, le=50)
 
+    # Gold: the refresh_gold timer starts the bundle's job (docs/gold.md). Unset until the
+    # bundle is deployed; the timer then logs a ConfigError and starts nothing.
+    databricks_host: str | None = None  # https://adb-<id>.<n>.azuredatabricks.net
+    databricks_token: SecretStr | None = None  # a PAT for local development only
+    # pat (needs the token) or azure-msi (managed identity); unset: pat if a token is set.
+    databricks_auth_type: Literal["pat", "azure-msi"] | None = None
+    databricks_azure_client_id: str | None = None  # user-assigned identity; unset: system
+    databricks_http_timeout_seconds: float = Field(default=30.0, gt=0)
+    # The SDK's retry budget for 429/503 and connection errors; whole seconds, 0 means 300.
+    databricks_retry_timeout_seconds: int = Field(default=60, ge=1, le=600)
+    gold_job_id: int | None = Field(default=None, ge=1)
+    # NCRONTAB. The host resolves %INSIGHTLOOP_GOLD_SCHEDULE% itself, so set the app setting.
+    gold_schedule: str = "0 */30 * * * *"
+
     @model_validator(mode="after")
     def _provider_needs_an_endpoint(self) -> Settings:
         if self.llm_provider == "openai_compatible" and not (self.llm_base_url and self.llm_model):
