@@ -2,8 +2,9 @@
 
 import azure.functions as func
 
-from functions import gold, ingest
+from functions import callbacks, gold, ingest
 
 app = func.FunctionApp()
 app.register_functions(ingest.bp)
 app.register_functions(gold.bp)
+app.register_functions(callbacks.bp)

@@ -85,6 +85,18 @@ class Settings(BaseSettings):
     # NCRONTAB. The host resolves %INSIGHTLOOP_GOLD_SCHEDULE% itself, so set the app setting.
     gold_schedule: str = "0 */30 * * * *"
 
+    # Callbacks (docs/callbacks.md): Jira webhooks, Slack interactivity, review decisions.
+    # Secrets are app settings (Key Vault references in Azure) and are never logged.
+    callbacks_jira_webhook_secret: SecretStr | None = None
+    callbacks_slack_signing_secret: SecretStr | None = None  # required: Slack always signs
+    callbacks_review_signing_secret: SecretStr | None = None
+    # On: an unset Jira or review secret answers 503. Off: the function key alone guards
+    # that route (a Jira Automation web request cannot sign).
+    callbacks_require_signatures: bool = True
+    callbacks_max_body_bytes: int = Field(default=1 * MIB, ge=1024, le=16 * MIB)
+    # Slack's replay window (5 minutes); the review signature uses the same one.
+    callbacks_replay_window_seconds: int = Field(default=300, ge=30, le=900)
+
     @model_validator(mode="after")
     def _provider_needs_an_endpoint(self) -> Settings:
         if self.llm_provider == "openai_compatible" and not (self.llm_base_url and self.llm_model):

@@ -30,8 +30,15 @@ def app_functions() -> dict:
     return {fn.get_function_name(): fn for fn in function_app.app.get_functions()}
 
 
-def test_the_app_registers_the_ingest_and_gold_functions(app_functions: dict) -> None:
-    assert sorted(app_functions) == ["ingest_blob", "ingest_events", "refresh_gold"]
+def test_the_app_registers_every_function(app_functions: dict) -> None:
+    assert sorted(app_functions) == [
+        "ingest_blob",
+        "ingest_events",
+        "receive_jira_webhook",
+        "receive_slack_action",
+        "refresh_gold",
+        "review_classification",
+    ]
 
 
 def test_ingest_blob_is_an_event_grid_blob_trigger_with_setting_names(app_functions: dict) -> None:
