@@ -2,9 +2,10 @@
 
 import azure.functions as func
 
-from functions import callbacks, gold, ingest
+from functions import callbacks, gold, ingest, routing
 
 app = func.FunctionApp()
 app.register_functions(ingest.bp)
 app.register_functions(gold.bp)
 app.register_functions(callbacks.bp)
+app.register_functions(routing.bp)

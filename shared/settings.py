@@ -97,6 +97,25 @@ class Settings(BaseSettings):
     # Slack's replay window (5 minutes); the review signature uses the same one.
     callbacks_replay_window_seconds: int = Field(default=300, ge=30, le=900)
 
+    # Routing (docs/routing.md): insight exports -> Jira, ServiceNow, Slack, Teams. A sink
+    # whose endpoint is unset writes to the outbox container instead; credentials are app
+    # settings (Key Vault references in Azure). Teams webhook URLs live in the settings
+    # that prompts/routing.yaml names (INSIGHTLOOP_TEAMS_WEBHOOK_<NAME>).
+    outbox_container: str = "outbox"
+    routing_link_base_url: str | None = None  # tickets link to <base>/<insight_key>
+    routing_http_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Per sink operation: requests in all, and seconds of Retry-After/backoff waits.
+    routing_max_attempts: int = Field(default=4, ge=1, le=10)
+    routing_retry_budget_seconds: float = Field(default=30.0, ge=0, le=600)
+    jira_base_url: str | None = None  # https://<site>.atlassian.net
+    jira_email: str | None = None  # the API token's account
+    jira_api_token: SecretStr | None = None
+    servicenow_instance_url: str | None = None  # https://<instance>.service-now.com
+    servicenow_username: str | None = None
+    servicenow_password: SecretStr | None = None
+    slack_bot_token: SecretStr | None = None  # xoxb-..., scope chat:write
+    slack_api_url: str = "https://slack.com/api"
+
     @model_validator(mode="after")
     def _provider_needs_an_endpoint(self) -> Settings:
         if self.llm_provider == "openai_compatible" and not (self.llm_base_url and self.llm_model):

@@ -38,6 +38,7 @@ def test_the_app_registers_every_function(app_functions: dict) -> None:
         "receive_slack_action",
         "refresh_gold",
         "review_classification",
+        "route_insights",
     ]
 
 
