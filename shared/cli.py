@@ -37,6 +37,7 @@ from shared.models import IngestReport, make_record_id
 from shared.overrides import record_overrides
 from shared.parsing import json_objects
 from shared.pipeline import EventMessage, IngestPipeline
+from shared.routing import route_export
 from shared.settings import PROJECT_ROOT, Settings, get_settings
 from shared.storage import LocalStorage, ObjectStorage, storage_from_settings
 from shared.taxonomy import get_taxonomy
@@ -399,6 +400,34 @@ def cmd_override(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if outcome.refused else 0
 
 
+def cmd_route(args: argparse.Namespace, settings: Settings) -> int:
+    table = Table(title="routing")
+    for column in ("export", "insights", "created", "updated", "unchanged", "review", "pending"):
+        table.add_column(column, justify="left" if column == "export" else "right")
+    pending = 0
+    for path in args.files:
+        report = route_export(path.read_bytes(), f"insights/{path.name}")
+        pending += report.pending + report.failed
+        table.add_row(
+            path.name,
+            *(
+                f"{value:,}"
+                for value in (
+                    report.insights,
+                    report.created,
+                    report.updated,
+                    report.unchanged,
+                    report.in_review,
+                    report.pending + report.failed,
+                )
+            ),
+        )
+        if report.rejected:
+            console.print(f"[red]rejected[/red] {path.name}: {report.rejected}", highlight=False)
+    console.print(table)
+    return 1 if pending else 0
+
+
 def cmd_reset_baseline(args: argparse.Namespace, settings: Settings) -> int:
     storage = storage_from_settings(settings)
     gate = Enrichment.from_settings(settings, storage).gate
@@ -524,6 +553,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     override.add_argument("file", type=Path, help="JSON Lines of overrides, or - for stdin")
     override.set_defaults(handler=cmd_override)
+
+    route = commands.add_parser(
+        "route",
+        help="route insight export files (exports/insights/<run>.json) to their owners",
+        description=(
+            "Feed Gold's insight exports through the same routing as the route_insights "
+            "trigger: prompts/routing.yaml picks owners and destinations; Jira, ServiceNow, "
+            "Slack and Teams when configured, else the local outbox. Re-routing an export "
+            "updates tickets instead of duplicating them."
+        ),
+    )
+    route.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    route.set_defaults(handler=cmd_route)
 
     add_eval_parser(commands)
     return parser

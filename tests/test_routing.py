@@ -905,3 +905,35 @@ def test_the_blob_trigger_raises_while_another_invocation_holds_an_insight(
     data = make_export("run-1", insight).model_dump_json().encode()
     with pytest.raises(TransientError, match="being routed by another invocation"):
         routing_functions.route_insights(InputStream(data=data, name="exports/insights/run-1.json"))
+
+
+def test_cli_route_sends_an_export_to_the_outbox_and_a_rerun_creates_nothing_new(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from shared.cli import main
+    from shared.routing import get_router
+    from shared.settings import get_settings
+
+    root = tmp_path / "storage"
+    monkeypatch.setenv("INSIGHTLOOP_LOCAL_STORAGE_ROOT", str(root))
+    for name in ("JIRA_BASE_URL", "SERVICENOW_INSTANCE_URL", "SLACK_BOT_TOKEN", "LLM_PROVIDER"):
+        monkeypatch.delenv(f"INSIGHTLOOP_{name}", raising=False)
+    export = tmp_path / "run-7.json"
+    export.write_bytes(make_export("run-7", make_insight()).model_dump_json().encode())
+    for cache in (get_settings, get_router):
+        getattr(cache, "cache_clear", lambda: None)()
+    try:
+        assert main(["route", str(export)]) == 0
+        first = capsys.readouterr().out
+        assert main(["route", str(export)]) == 0
+        second = capsys.readouterr().out
+    finally:
+        for cache in (get_settings, get_router):
+            getattr(cache, "cache_clear", lambda: None)()
+    outbox = sorted(
+        p.relative_to(root / "outbox").parts[0] for p in (root / "outbox").rglob("*.json")
+    )
+    assert "jira" in outbox and "slack" in outbox
+    assert "run-7.json" in first and "run-7.json" in second
+    # the second run is a replay of the same export: nothing created twice
+    assert len(list((root / "outbox" / "jira").glob("*.json"))) == 1
