@@ -23,7 +23,7 @@ from shared.evaluation.harness import (
     check_baseline,
     compare,
 )
-from shared.evaluation.metrics import HEADLINE_METRICS, metric
+from shared.evaluation.metrics import HEADLINE_METRICS, REVIEW_RATE_METRIC, metric
 from shared.settings import Settings
 
 console = Console()
@@ -106,7 +106,7 @@ def _summary(report: dict[str, Any]) -> Table:
     table.add_column("metric")
     for run in report["runs"]:
         table.add_column(run["name"], justify="right")
-    for dotted, label in (*HEADLINE_METRICS, ("review_rate", "review-queue rate")):
+    for dotted, label in (*HEADLINE_METRICS, REVIEW_RATE_METRIC):
         values = [metric(run["metrics"], dotted) for run in report["runs"]]
         if any(v is not None for v in values):
             table.add_row(label, *("—" if v is None else f"{v:.3f}" for v in values))

@@ -40,6 +40,7 @@ from shared.evaluation.datasets import Dataset, EvalRecord
 from shared.evaluation.metrics import (
     HEADLINE_METRICS,
     LOWER_IS_BETTER,
+    REVIEW_RATE_METRIC,
     Prediction,
     gold_themes,
     metric,
@@ -386,7 +387,7 @@ def compare(
 ) -> dict[str, Any]:
     """B against A, metric by metric; ``regressed`` when B is worse beyond tolerance."""
     rows = []
-    for dotted, label in (*HEADLINE_METRICS, ("review_rate", "review-queue rate")):
+    for dotted, label in (*HEADLINE_METRICS, REVIEW_RATE_METRIC):
         va, vb = metric(a["metrics"], dotted), metric(b["metrics"], dotted)
         if va is None or vb is None:
             continue

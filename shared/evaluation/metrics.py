@@ -190,6 +190,15 @@ HEADLINE_METRICS: tuple[tuple[str, str], ...] = (
     ("evidence_validity", "evidence validity"),
 )
 LOWER_IS_BETTER = frozenset({"review_rate"})
+REVIEW_RATE_METRIC = ("review_rate", "review-queue rate")
+_AFTER_POLARITY = [dotted for dotted, _ in HEADLINE_METRICS].index("polarity.accuracy") + 1
+# What reports show: the headline figures, polarity of found themes, and the review rate.
+REPORT_METRICS: tuple[tuple[str, str], ...] = (
+    *HEADLINE_METRICS[:_AFTER_POLARITY],
+    ("polarity.accuracy_when_found", "polarity when theme found"),
+    *HEADLINE_METRICS[_AFTER_POLARITY:],
+    REVIEW_RATE_METRIC,
+)
 
 
 def metric(metrics: dict[str, Any], dotted: str) -> float | None:
@@ -205,6 +214,8 @@ def metric(metrics: dict[str, Any], dotted: str) -> float | None:
 __all__ = [
     "HEADLINE_METRICS",
     "LOWER_IS_BETTER",
+    "REPORT_METRICS",
+    "REVIEW_RATE_METRIC",
     "Prediction",
     "gold_themes",
     "label_metrics",

@@ -18,28 +18,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.evaluation.metrics import REPORT_METRICS
+
 DASH = "—"
 TEXT_SHOWN = 200
 MISSES_SHOWN = 3
 THEMES_CHARTED = 40
 CHART_LABEL_SHOWN = 32
 
-# The comparison's headline figures (metrics.HEADLINE_METRICS) plus two a reader also wants.
-REPORT_METRICS: tuple[tuple[str, str], ...] = (
-    ("themes.micro_f1", "theme micro-F1"),
-    ("themes.macro_f1", "theme macro-F1"),
-    ("themes.top1_accuracy", "main theme accuracy"),
-    ("themes.exact_match", "exact match"),
-    ("themes.jaccard", "theme agreement (Jaccard)"),
-    ("sentiment.accuracy", "sentiment accuracy"),
-    ("sentiment.macro_f1", "sentiment macro-F1"),
-    ("polarity.accuracy", "theme polarity accuracy"),
-    ("polarity.accuracy_when_found", "polarity when theme found"),
-    ("urgency.accuracy", "urgency accuracy"),
-    ("owner_accuracy", "routing (owner) accuracy"),
-    ("evidence_validity", "evidence validity"),
-    ("review_rate", "review-queue rate"),
-)
 # (stats key, label, decimals); cost is its own row because it carries the currency.
 COST_ROWS: tuple[tuple[str, str, int], ...] = (
     ("records", "records", 0),
