@@ -15,16 +15,15 @@ run as active, and read back every request the SDK sent.
 from __future__ import annotations
 
 import base64
-import functools
 import itertools
 import json
-import threading
 import time
-from collections import defaultdict, deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from tests.loopback import ScriptedRoutes
 
 RUNS_LIST = "/api/2.2/jobs/runs/list"
 RUN_NOW = "/api/2.2/jobs/run-now"
@@ -50,7 +49,7 @@ class SeenRequest:
     body: dict[str, Any]
 
 
-class DatabricksServer:
+class DatabricksServer(ScriptedRoutes[Reply]):
     """Start with :meth:`start`, stop with :meth:`stop`; ``url`` is the workspace host."""
 
     def __init__(self, *, token: str | None = None, jobs: tuple[int, ...] = (42,)) -> None:
@@ -62,44 +61,8 @@ class DatabricksServer:
         self.runs: dict[int, dict[str, Any]] = {}
         self.requests: list[SeenRequest] = []
         self._tokens: dict[str, int] = {}
-        self._scripted: dict[str, deque[Reply]] = defaultdict(deque)
-        self._always: dict[str, Reply] = {}
         self._run_ids = itertools.count(1001)
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        # A short poll interval: stop() waits for it, once per test.
-        serve = functools.partial(self._server.serve_forever, poll_interval=0.05)
-        self._thread = threading.Thread(target=serve, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> DatabricksServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def queue(self, path: str, *replies: Reply) -> None:
-        """Answer the next requests to ``path`` with ``replies``, then normally again."""
-        with self._lock:
-            self._scripted[path].extend(replies)
-
-    def always(self, path: str, reply: Reply) -> None:
-        """Answer every request to ``path`` with ``reply`` (a persistent failure)."""
-        with self._lock:
-            self._always[path] = reply
-
-    def clear(self, path: str) -> None:
-        """Forget the replies scripted for ``path``: it answers normally again."""
-        with self._lock:
-            self._scripted[path].clear()
-            self._always.pop(path, None)
+        super().__init__()
 
     def finish(self, run_id: int) -> None:
         with self._lock:
@@ -132,12 +95,6 @@ class DatabricksServer:
         if token is not None:
             self._tokens[token] = run_id
         return run_id
-
-    def _scripted_reply(self, path: str) -> Reply | None:
-        with self._lock:
-            if self._scripted[path]:
-                return self._scripted[path].popleft()
-            return self._always.get(path)
 
     def _answer(
         self, method: str, path: str, query: dict[str, list[str]], body: dict[str, Any]
@@ -230,7 +187,7 @@ class DatabricksServer:
                 if parsed.path == MSI_PATH:
                     self._send(server._msi_token(query, headers))
                     return
-                reply = server._scripted_reply(parsed.path)
+                reply = server.scripted_reply(parsed.path)
                 if reply is None and not server._authorized(parsed.path, headers):
                     reply = _error(401, "UNAUTHENTICATED", "Invalid access token.")
                 if reply is None:

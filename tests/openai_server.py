@@ -10,14 +10,15 @@ JSON, a cut-off answer...) and reads back every request the SDK sent.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from tests.loopback import LoopbackServer
 
 
 @dataclass
@@ -47,7 +48,7 @@ class SeenRequest:
     body: dict[str, Any]
 
 
-class OpenAIServer:
+class OpenAIServer(LoopbackServer):
     """Start with :meth:`start`, stop with :meth:`stop`; ``url`` is the base URL."""
 
     def __init__(self) -> None:
@@ -55,23 +56,7 @@ class OpenAIServer:
         # Answers requests when no scripted reply is queued (e.g. a reference classifier).
         self.responder: Callable[[dict[str, Any]], Reply] | None = None
         self.requests: list[SeenRequest] = []
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> OpenAIServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        super().__init__()
 
     def queue(self, *replies: Reply) -> None:
         with self._lock:

@@ -20,17 +20,17 @@ until cleared; a scripted reply is answered before anything is created.
 from __future__ import annotations
 
 import base64
-import functools
 import itertools
 import json
 import re
-import threading
 import uuid
-from collections import defaultdict, deque
+from collections import defaultdict
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from tests.loopback import ScriptedRoutes
 
 
 @dataclass
@@ -50,47 +50,12 @@ class SeenRequest:
     body: Any
 
 
-class SinkServer:
+class SinkServer(ScriptedRoutes[Reply]):
     """Start with :meth:`start`, stop with :meth:`stop`; ``url`` is the base URL."""
 
     def __init__(self) -> None:
         self.requests: list[SeenRequest] = []
-        self._scripted: dict[str, deque[Reply]] = defaultdict(deque)
-        self._always: dict[str, Reply] = {}
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        # A short poll interval: stop() waits for it, once per test.
-        serve = functools.partial(self._server.serve_forever, poll_interval=0.05)
-        self._thread = threading.Thread(target=serve, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> SinkServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def queue(self, route: str, *replies: Reply) -> None:
-        """Answer the next requests to ``route`` with ``replies``, then normally again."""
-        with self._lock:
-            self._scripted[route].extend(replies)
-
-    def always(self, route: str, reply: Reply) -> None:
-        """Answer every request to ``route`` with ``reply`` (an outage) until :meth:`clear`."""
-        with self._lock:
-            self._always[route] = reply
-
-    def clear(self, route: str) -> None:
-        with self._lock:
-            self._scripted[route].clear()
-            self._always.pop(route, None)
+        super().__init__()
 
     def seen(self, route: str) -> list[SeenRequest]:
         with self._lock:
@@ -120,8 +85,7 @@ class SinkServer:
     def _reply_for(self, seen: SeenRequest) -> Reply:
         with self._lock:
             self.requests.append(seen)
-            scripted = self._scripted[seen.route]
-            reply = scripted.popleft() if scripted else self._always.get(seen.route)
+        reply = self.scripted_reply(seen.route)
         if reply is not None:
             return reply if reply.body is not None or reply.status < 400 else self._error(reply)
         if not self.authorized(seen.headers, seen.query):
