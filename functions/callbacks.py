@@ -17,6 +17,7 @@ import orjson
 
 from shared.callbacks import CallbackOutcome, CallbackRefusedError, CallbackService, get_callbacks
 from shared.errors import ConfigError, TransientError
+from shared.telemetry import record_callback
 
 bp = func.Blueprint()
 logger = logging.getLogger(__name__)
@@ -68,16 +69,20 @@ def _answer(
         outcome = handle(get_callbacks())
     except CallbackRefusedError as exc:
         logger.warning("callback %s: refused %d: %s", route, exc.status, exc.message)
+        record_callback(route, "refused", status_code=exc.status)
         return _json(exc.status, {"error": exc.message})
     except ConfigError as exc:
         logger.error("callback %s: not configured: %s", route, exc)
+        record_callback(route, "not_configured", status_code=503)
         return _json(503, {"error": "not configured"})
     except TransientError as exc:
         logger.warning("callback %s: storage unavailable: %s", route, exc)
+        record_callback(route, "unavailable", status_code=503)
         return _json(503, {"error": "temporarily unavailable"}, {"Retry-After": "30"})
     except Exception:
         # Logged with its traceback; the sender only learns that it failed.
         logger.exception("callback %s: failed", route)
+        record_callback(route, "error", status_code=500)
         return _json(500, {"error": "internal error"})
     event_ids = [event.event_id for event in outcome.events]
     logger.info(
@@ -88,6 +93,7 @@ def _answer(
         retry or "-",
         outcome.reason or "-",
     )
+    record_callback(route, outcome.status, status_code=202 if echo else 200, events=len(event_ids))
     if not echo:
         return func.HttpResponse(status_code=200)
     body: dict = {"status": outcome.status, "events": event_ids}

@@ -16,6 +16,7 @@ import azurefunctions.extensions.bindings.blob as blob
 from shared.inbox import split_inbox_path
 from shared.pipeline import EventMessage, get_pipeline
 from shared.storage import open_blob
+from shared.telemetry import record_ingest
 
 bp = func.Blueprint()
 logger = logging.getLogger(__name__)
@@ -36,15 +37,7 @@ def ingest_blob(client: blob.BlobClient) -> None:
     """
     source, name = split_inbox_path(client.blob_name)
     report = get_pipeline().ingest_file(source, name, lambda: open_blob(client))
-    logger.info(
-        "ingest_blob %s: in=%d landed=%d duplicates=%d quarantined=%d file_errors=%d",
-        report.input_name,
-        report.records_in,
-        report.landed,
-        report.duplicates,
-        report.quarantined,
-        len(report.file_errors),
-    )
+    record_ingest(report, trigger="blob")  # one log line of counts, and the metrics
 
 
 @bp.function_name("ingest_events")
@@ -68,12 +61,4 @@ def ingest_events(messages: list[func.ServiceBusMessage]) -> None:
         for message in messages
     ]
     for report in get_pipeline().ingest_messages(events):
-        logger.info(
-            "ingest_events source=%s: messages=%d in=%d landed=%d duplicates=%d quarantined=%d",
-            report.source,
-            len(events),
-            report.records_in,
-            report.landed,
-            report.duplicates,
-            report.quarantined,
-        )
+        record_ingest(report, trigger="servicebus")

@@ -15,6 +15,7 @@ import azure.functions as func
 
 from shared.errors import ConfigError, TransientError
 from shared.routing import route_export
+from shared.telemetry import record_routing
 
 bp = func.Blueprint()
 logger = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ def route_insights(export: func.InputStream) -> None:
     except ConfigError as exc:
         logger.error("route_insights %s: not routed: %s", name, exc)
         return
+    record_routing(report)
     if report.rejected:
         logger.error("route_insights %s: quarantined: %s", name, report.rejected)
         return

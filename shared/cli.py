@@ -43,7 +43,7 @@ from shared.storage import LocalStorage, ObjectStorage, storage_from_settings
 from shared.taxonomy import get_taxonomy
 
 SAMPLES_DIR = PROJECT_ROOT / "samples"
-MESSAGE_BATCH = 100  # matches host.json serviceBus.maxMessageBatchSize
+MESSAGE_BATCH = 50  # matches host.json serviceBus.maxMessageBatchSize
 
 console = Console()
 

@@ -31,6 +31,7 @@ from shared.quality import BatchProfile, QualityLog
 from shared.settings import Settings, get_settings
 from shared.sources import RecordMapper, SourceMapping, load_mappings, resolve_mapping
 from shared.storage import ObjectStorage, storage_from_settings
+from shared.telemetry import record_model_calls, record_quality_gate
 
 logger = logging.getLogger(__name__)
 
@@ -208,6 +209,7 @@ class _Run:
         self._batch_number += 1
         enrichment.detect_languages(records, profiler)
         verdict = enrichment.judge(profiler.profile(), mapping)
+        record_quality_gate(verdict.result)
         masked = enrichment.mask(records, mapping)
         report = self.report
         if verdict.passed:
@@ -255,6 +257,7 @@ class _Run:
         if not items:
             return
         outcome = self.classifier.classify(items)
+        record_model_calls(outcome.calls)
         results = outcome.classifications
         if self.enrichment is not None:
             results, hits = rescan_evidence(self.enrichment.masker, results)

@@ -10,11 +10,12 @@ import functools
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MIB = 1024 * 1024
+KEY_VAULT_REFERENCE = "@Microsoft.KeyVault("
 
 
 class Settings(BaseSettings):
@@ -115,6 +116,24 @@ class Settings(BaseSettings):
     servicenow_password: SecretStr | None = None
     slack_bot_token: SecretStr | None = None  # xoxb-..., scope chat:write
     slack_api_url: str = "https://slack.com/api"
+
+    @field_validator(
+        "llm_api_key",
+        "databricks_token",
+        "callbacks_jira_webhook_secret",
+        "callbacks_slack_signing_secret",
+        "callbacks_review_signing_secret",
+        "jira_api_token",
+        "servicenow_password",
+        "slack_bot_token",
+        mode="before",
+    )
+    @classmethod
+    def _unresolved_key_vault_reference_is_unset(cls, value: object) -> object:
+        # The platform passes a reference it could not resolve through as literal text.
+        if isinstance(value, str) and value.startswith(KEY_VAULT_REFERENCE):
+            return None
+        return value
 
     @model_validator(mode="after")
     def _provider_needs_an_endpoint(self) -> Settings:

@@ -50,7 +50,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.errors import ConfigError, PermanentInputError, TransientError
 from shared.insights import EvidenceQuote, Insight
-from shared.settings import Settings
+from shared.settings import KEY_VAULT_REFERENCE, Settings
 from shared.storage import ObjectStorage
 from shared.synthesis import InsightSummary, scope_phrase, theme_label
 
@@ -1043,7 +1043,9 @@ class TeamsSink:
         return cls(HttpSender("teams", _client(settings), policy), environ)
 
     def configured(self, target: TeamsTarget) -> bool:
-        return bool(self.environ.get(target.webhook_setting, "").strip())
+        value = self.environ.get(target.webhook_setting, "").strip()
+        # An unresolved Key Vault reference arrives as its literal text: not configured.
+        return bool(value) and not value.startswith(KEY_VAULT_REFERENCE)
 
     def create(self, content: TicketContent, target: TeamsTarget) -> Delivery:
         self._post(target, teams_card(content, update=False))
