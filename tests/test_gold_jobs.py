@@ -214,7 +214,8 @@ def test_a_persistent_503_is_retried_until_the_budget_runs_out_then_transient(
         start(quick, storage)
 
     assert len(server.seen(RUNS_LIST)) >= 2
-    assert time.monotonic() - began < 5
+    # The budget bounds the retries (a loose bound: a busy CI machine is slow, not wrong).
+    assert time.monotonic() - began < 30
     assert server.seen(RUN_NOW) == [] and landed(storage) == {}
 
 

@@ -1,0 +1,238 @@
+#!/usr/bin/env python
+"""Gold benchmark: the local Gold pipeline (databricks/local) over N generated records.
+
+For each size, a deterministic landing is generated (feedback + classified JSON Lines in
+files of 20,000 rows, as the function app lands them) over 13 weeks: 24 products,
+3 segments, 5 channels, 5 languages, 13 themes, 1-3 themes per record, 4% in review,
+6% with the theme "other". Then ``run_local`` runs it end to end in a fresh work dir
+(``spark-pipelines run`` with the default Spark settings, then the emerging-themes
+task) and the wall time, records/s and the growth from the first size to the last
+(against linear) are printed as a Markdown table.
+
+    .venv/bin/python bench/gold_bench.py                          # 100,000 and 1,000,000
+    .venv/bin/python bench/gold_bench.py --rows 100000
+
+Landings are cached in ``--data-dir`` (gitignored) by rows and seed; work dirs are
+deleted afterwards unless ``--keep``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.util
+import random
+import shutil
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pyarrow.parquet as pq
+
+REPO = Path(__file__).resolve().parents[1]
+FILE_ROWS = 20_000
+WEEKS = 13
+END = datetime(2026, 3, 1, 18, tzinfo=UTC)
+PRODUCTS = [f"Product {n:02d}" for n in range(24)]
+SEGMENTS = ["consumer", "business", "enterprise"]
+CHANNELS = ["review", "ticket", "chat", "survey", "social"]
+LANGUAGES = ["en", "de", "fr", "es", "nl"]
+SENTIMENTS = ["negative", "negative", "positive", "neutral", "mixed"]
+URGENCIES = ["low", "medium", "high"]
+# theme -> (owner, a phrase the generated text contains as evidence)
+THEMES = {
+    "shipping": ("logistics", "parcel arrived late"),
+    "returns_refunds": ("customer_care", "refund still missing"),
+    "pricing_billing": ("billing", "charged twice"),
+    "checkout_payment": ("payments", "card was declined"),
+    "product_quality": ("product", "stopped working"),
+    "sizing_fit": ("merchandising", "runs too small"),
+    "setup_usability": ("product", "setup is confusing"),
+    "account_login": ("identity", "cannot log in"),
+    "performance_bugs": ("engineering", "app keeps crashing"),
+    "customer_service": ("customer_care", "agent was helpful"),
+    "feature_request": ("product", "please add dark mode"),
+    "praise": ("marketing", "love this product"),
+}
+OTHER_PHRASES = [
+    "barcode scanner freezes on the label",
+    "gift wrapping option missing at checkout",
+    "voice assistant pairing fails every morning",
+]
+
+
+def _load_gold_local():  # a module loaded by path: databricks/ is not a package
+    path = REPO / "databricks" / "local" / "gold_local.py"
+    spec = importlib.util.spec_from_file_location("gold_local", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["gold_local"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _iso(stamp: datetime) -> str:
+    return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _record(n: int, rng: random.Random) -> tuple[dict, dict]:
+    """One feedback row and its classification."""
+    created = END - timedelta(seconds=rng.randrange(WEEKS * 7 * 86_400))
+    language = rng.choice(LANGUAGES)
+    sentiment = rng.choice(SENTIMENTS)
+    other = rng.random() < 0.06
+    if other:
+        phrases = [("other", rng.choice(OTHER_PHRASES))]
+    else:
+        picked = rng.sample(list(THEMES), rng.choice((1, 1, 1, 2, 2, 3)))
+        phrases = [(theme, THEMES[theme][1]) for theme in picked]
+    text = f"Order {n % 997}: " + ", and ".join(phrase for _, phrase in phrases) + "."
+    record_id = hashlib.blake2b(f"bench-{n}".encode(), digest_size=16).hexdigest()
+    feedback = {
+        "schema_version": "1.0",
+        "record_id": record_id,
+        "source": "bench",
+        "channel": rng.choice(CHANNELS),
+        "source_event_id": str(n),
+        "created_at": _iso(created),
+        "received_at": _iso(created + timedelta(hours=1)),
+        "text": text,
+        "title": None,
+        "rating": rng.randint(1, 5) if rng.random() < 0.6 else None,
+        "nps_score": None,
+        "product": rng.choice(PRODUCTS),
+        "sku": None,
+        "product_category": "general",
+        "region": rng.choice(["EU", "UK", "NA"]),
+        "locale": f"{language}-XX",
+        "language": language,
+        "language_confidence": 0.95,
+        "customer_segment": rng.choice(SEGMENTS),
+        "order_value": None,
+        "metadata": {},
+    }
+    review = (other and rng.random() < 0.6) or rng.random() < 0.04
+    claims = []
+    for theme, phrase in phrases:
+        start = text.index(phrase)
+        claims.append(
+            {
+                "theme": theme,
+                "evidence": phrase,
+                "start": start,
+                "end": start + len(phrase),
+                "method": "llm",
+                "sentiment": sentiment,
+            }
+        )
+    classification = {
+        "schema_version": "1.0",
+        "record_id": record_id,
+        "themes": claims,
+        "sentiment": sentiment,
+        "urgency": rng.choice(URGENCIES),
+        "recommended_owner": THEMES.get(phrases[0][0], ("customer_care",))[0],
+        "confidence": 0.3 if review else round(rng.uniform(0.6, 0.99), 2),
+        "method": "llm",
+        "taxonomy_version": "bench",
+        "prompt_version": "v1",
+        "model": "bench",
+        "needs_review": review,
+        "review_reasons": ["confidence 0.30 is below 0.60"] if review else [],
+        "dropped_claims": 0,
+        "reviewed_by": None,
+        "classified_at": _iso(created + timedelta(hours=1, minutes=1)),
+    }
+    return feedback, classification
+
+
+def generate(landing: Path, rows: int, seed: int) -> None:
+    """Files of FILE_ROWS records each, in feedback/, classified/ and review/."""
+    rng = random.Random(seed)
+    for batch, first in enumerate(range(0, rows, FILE_ROWS)):
+        out: dict[str, list[bytes]] = {"feedback": [], "classified": [], "review": []}
+        for n in range(first, min(first + FILE_ROWS, rows)):
+            feedback, classification = _record(n, rng)
+            out["feedback"].append(orjson.dumps(feedback))
+            queue = "review" if classification["needs_review"] else "classified"
+            out[queue].append(orjson.dumps(classification))
+        for dataset, lines in out.items():
+            folder = landing / dataset / f"ingest_date={END.date().isoformat()}"
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"bench-{batch:05d}.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+
+
+def run(gold_local, landing: Path, keep: bool) -> tuple[float, float, dict[str, int]]:
+    """Wall seconds of the whole local run and of its pipeline step, and table sizes."""
+    work = Path(tempfile.mkdtemp(prefix="gold-bench-"))
+    try:
+        started = time.monotonic()
+        tables = gold_local.run_local(landing, work, timeout_s=3 * 3600)
+        wall = time.monotonic() - started
+        # The pipeline log's last write is the end of the pipeline step.
+        pipeline = (work / "pipeline.log").stat().st_mtime - (
+            work / "spark-pipeline.yml"
+        ).stat().st_mtime
+        sizes = {name: _row_count(path) for name, path in tables.items()}
+        return wall, pipeline, sizes
+    finally:
+        if keep:
+            print(f"work dir kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _row_count(table: Path) -> int:
+    return sum(pq.read_metadata(part).num_rows for part in table.glob("*.parquet"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--data-dir", type=Path, default=REPO / "bench" / "data" / "gold")
+    parser.add_argument("--keep", action="store_true", help="keep the work dirs")
+    args = parser.parse_args(argv)
+    gold_local = _load_gold_local()
+    if not gold_local.java_available():
+        print("Java 17 is needed to run Spark", file=sys.stderr)
+        return 1
+    results = []
+    for rows in args.rows:
+        landing = args.data_dir / f"landing-{rows}-{args.seed}"
+        if not landing.is_dir():
+            started = time.monotonic()
+            partial = landing.with_name(landing.name + ".partial")
+            shutil.rmtree(partial, ignore_errors=True)
+            generate(partial, rows, args.seed)
+            partial.rename(landing)
+            print(f"generated {rows:,} records in {time.monotonic() - started:.0f} s: {landing}")
+        wall, pipeline, sizes = run(gold_local, landing, args.keep)
+        results.append((rows, wall, pipeline, sizes))
+        print(
+            f"{rows:,} records: {wall:.0f} s ({pipeline:.0f} s pipeline),"
+            f" {rows / wall:,.0f} records/s;"
+            f" silver_record_themes {sizes.get('silver_record_themes', 0):,} rows,"
+            f" gold_insights {sizes.get('gold_insights', 0):,},"
+            f" gold_emerging_themes {sizes.get('gold_emerging_themes', 0):,}",
+            flush=True,
+        )
+    print("\n| records | wall s | pipeline s | emerging themes s | records/s |")
+    print("| ---: | ---: | ---: | ---: | ---: |")
+    for rows, wall, pipeline, _ in results:
+        cells = [f"{rows:,}", f"{wall:.0f}", f"{pipeline:.0f}", f"{wall - pipeline:.0f}"]
+        print(f"| {' | '.join(cells)} | {rows / wall:,.0f} |")
+    if len(results) > 1:
+        (small, small_wall, *_), (large, large_wall, *_) = results[0], results[-1]
+        print(
+            f"\n{small:,} -> {large:,} records: wall x{large_wall / small_wall:.1f}"
+            f" (linear would be x{large / small:.0f})"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
