@@ -32,12 +32,13 @@ from shared.enrich import PII_CONFIG, Enrichment
 from shared.errors import InsightloopError, PermanentInputError
 from shared.evaluation.command import add_eval_parser
 from shared.inbox import split_inbox_path
+from shared.local_gold import LocalGoldError, java_available, print_top_gold, run_local_gold
 from shared.masking import get_masker, mask_jsonl
 from shared.models import IngestReport, make_record_id
 from shared.overrides import record_overrides
 from shared.parsing import json_objects
 from shared.pipeline import EventMessage, IngestPipeline
-from shared.routing import route_export
+from shared.routing import Router, route_export
 from shared.settings import PROJECT_ROOT, Settings, get_settings
 from shared.storage import LocalStorage, ObjectStorage, storage_from_settings
 from shared.taxonomy import get_taxonomy
@@ -291,7 +292,84 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     if replay_landed:
         console.print(f"[red]replay landed {replay_landed} rows: idempotency is broken[/red]")
         return 3
-    return _exit_code(first + replay, strict=False)
+    code = _exit_code(first + replay, strict=False)
+    if args.no_gold:
+        return code
+    # Tickets go to the outbox here, whatever sinks the environment configures.
+    outbox_only = settings.model_copy(
+        update={"jira_base_url": None, "servicenow_instance_url": None, "slack_bot_token": None}
+    )
+    return code or _demo_gold_and_routing(root, outbox_only, storage)
+
+
+def _demo_gold_and_routing(root: Path, settings: Settings, storage: LocalStorage) -> int:
+    console.print(
+        "\n[bold]3. Gold[/bold]: the Databricks pipeline (databricks/) on local Spark over "
+        "the landing folder, then its export task"
+    )
+    if not java_available():
+        console.print(
+            "[red]Spark needs a Java 17 runtime and none was found (java on PATH or "
+            "JAVA_HOME)[/red]: install it, or run `insightloop demo --no-gold`"
+        )
+        return 4
+    try:
+        gold = run_local_gold(settings, storage, root / "gold", run_id="demo")
+    except LocalGoldError as exc:
+        console.print(f"[red]Gold failed:[/red] {exc}", highlight=False)
+        return 4
+    print_top_gold(gold)
+    console.print(
+        f"Gold tables:            {gold.warehouse} ({gold.seconds:.0f} s)\n"
+        f"Insight export:         {storage.describe(settings.exports_container, gold.export_path)}"
+    )
+    console.print("\n[bold]4. Routing[/bold] (prompts/routing.yaml; no sink configured: outbox)")
+    router = Router.from_settings(settings, storage, environ={})
+    report = router.route_bytes(gold.export, gold.export_path)
+    if report.rejected:
+        console.print(f"[red]export rejected:[/red] {report.rejected}", highlight=False)
+        return 5
+    console.print(
+        f"{report.insights} insight(s): {report.created} ticket(s)/message(s) created, "
+        f"{report.in_review} queued for review, {report.pending + report.failed} pending\n"
+        f"Outbox (what Jira, ServiceNow, Slack and Teams would get): "
+        f"{storage.describe(settings.outbox_container, '')}\n"
+        f"Routing events (for gold_outcomes): "
+        f"{storage.describe(settings.landing_container, 'routing_events')}"
+    )
+    return 0
+
+
+def cmd_gold(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.storage_backend != "local" or settings.local_storage_root is None:
+        console.print(
+            "[red]insightloop gold runs on local storage[/red] (INSIGHTLOOP_STORAGE_BACKEND)"
+        )
+        return 2
+    if bad := [item for item in args.set if "=" not in item]:
+        console.print(f"[red]--set takes KEY=VALUE, not {bad[0]!r}[/red]", highlight=False)
+        return 2
+    storage = LocalStorage(Path(settings.local_storage_root))
+    work = args.work or Path(settings.local_storage_root) / "gold"
+    try:
+        gold = run_local_gold(
+            settings,
+            storage,
+            work,
+            run_id=args.run_id,
+            config=dict(item.split("=", 1) for item in args.set),
+            small_input=not args.large_input,
+        )
+    except LocalGoldError as exc:
+        console.print(f"[red]Gold failed:[/red] {exc}", highlight=False)
+        return 1
+    print_top_gold(gold)
+    console.print(
+        f"Gold tables: {gold.warehouse} ({gold.seconds:.0f} s); {gold.insights} insight(s) "
+        f"exported to {storage.describe(settings.exports_container, gold.export_path)}",
+        highlight=False,
+    )
+    return 0
 
 
 @contextlib.contextmanager
@@ -481,13 +559,43 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser(
         "demo",
         help="run the pipeline end to end on the bundled samples/, then replay it",
-        description="Drop samples/ into a fresh local inbox, ingest, replay, and summarize.",
+        description=(
+            "Drop samples/ into a fresh local inbox, ingest and replay it, then run Gold on "
+            "local Spark, export its insights and route them to the local outbox."
+        ),
     )
     demo.add_argument(
         "--root", type=Path, default=Path(".insightloop/demo"), help="local storage folder"
     )
     demo.add_argument("--keep", action="store_true", help="keep storage from an earlier run")
+    demo.add_argument(
+        "--no-gold", action="store_true", help="stop after ingestion (no Spark, no routing)"
+    )
     demo.set_defaults(handler=cmd_demo)
+
+    gold = commands.add_parser(
+        "gold",
+        help="run the Gold pipeline on local Spark over the local landing folder, then export",
+        description=(
+            "Run the Databricks bundle's pipeline (databricks/) with OSS Spark over "
+            "<local root>/landing (needs Java 17), then its export task: "
+            "exports/insights/<run_id>.json, which `insightloop route` reads. A rerun reads "
+            "only files landed since the last one."
+        ),
+    )
+    gold.add_argument("--work", type=Path, help="tables and checkpoints (default <root>/gold)")
+    gold.add_argument("--run-id", help="names the export (default local-<UTC time>)")
+    gold.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="pipeline configuration, e.g. insightloop.as_of=2026-03-01",
+    )
+    gold.add_argument(
+        "--large-input", action="store_true", help="Spark's defaults (for 100k+ records)"
+    )
+    gold.set_defaults(handler=cmd_gold)
 
     mask = commands.add_parser(
         "mask",

@@ -11,10 +11,11 @@ Sunday), so every export during a week refers to the same insight.
 from __future__ import annotations
 
 import hashlib
+import math
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.models import SCHEMA_VERSION, AwareDatetime
 
@@ -41,17 +42,36 @@ class Insight(BaseModel):
     theme: str
     product: str = Field(description="product or category; '*' when not split by product")
     segment: str = Field(description="segment (channel, region, ...); '*' when not split")
-    window_start: date
-    window_end: date
+    window_start: date = Field(description="the ISO week (Monday) the insight belongs to")
+    window_end: date = Field(description="that week's Sunday; with window_start, part of the key")
+    period_start: date | None = Field(
+        default=None, description="first day of the trailing window the figures measure"
+    )
+    period_end: date | None = Field(default=None, description="the reporting date (as_of)")
     volume: int = Field(ge=0, description="records with this theme in the window")
     previous_volume: int = Field(default=0, ge=0, description="the same window one period back")
-    velocity: float = Field(description="relative change against the previous window")
+    velocity: float | None = Field(
+        default=None,
+        description="relative change against the previous window; None when it had none",
+    )
     negative_share: float = Field(ge=0, le=1)
     severity: Severity
+    severity_score: float | None = Field(
+        default=None, ge=0, le=1, description="negative share x mean urgency weight"
+    )
     confidence: float = Field(ge=0, le=1, description="mean classification confidence")
     urgency_high: int = Field(default=0, ge=0, description="records flagged high urgency")
     suggested_owner: str | None = None
     evidence: list[EvidenceQuote] = Field(default_factory=list, max_length=10)
+    rank: int | None = Field(default=None, ge=1, description="1 = highest priority this run")
+    priority: float | None = Field(default=None, ge=0)
+
+    @property
+    def finite_velocity(self) -> float:
+        """The velocity for display and arithmetic: 0.0 when there is none to compare."""
+        if self.velocity is None or not math.isfinite(self.velocity):
+            return 0.0
+        return self.velocity
 
     @property
     def insight_key(self) -> str:
@@ -76,7 +96,17 @@ class InsightExport(BaseModel):
     schema_version: Literal["1.0"] = SCHEMA_VERSION
     run_id: str = Field(min_length=1, max_length=200)
     generated_at: AwareDatetime
+    as_of: date | None = Field(default=None, description="the reporting date; None when empty")
+    insight_count: int | None = Field(default=None, ge=0)
     insights: list[Insight]
+
+    @model_validator(mode="after")
+    def _count_matches(self) -> InsightExport:
+        if self.insight_count is not None and self.insight_count != len(self.insights):
+            raise ValueError(
+                f"insight_count is {self.insight_count} but {len(self.insights)} insights follow"
+            )
+        return self
 
 
 __all__ = ["EXPORTS_PREFIX", "EvidenceQuote", "Insight", "InsightExport", "Severity"]

@@ -149,7 +149,7 @@ def velocity_of(insight: Insight) -> float:
     """The velocity rules compare against: a theme new this window counts as a spike."""
     if insight.previous_volume == 0 and insight.volume > 0:
         return float("inf")
-    return insight.velocity
+    return insight.finite_velocity
 
 
 class Destinations(_Section):
@@ -476,6 +476,16 @@ class RoutingLedger:
 # ------------------------------------------------------------------ events and review
 
 
+def _insight_identity(insight: Insight) -> dict[str, Any]:
+    return {
+        "theme": insight.theme,
+        "product": insight.product,
+        "segment": insight.segment,
+        "window_start": insight.window_start,
+        "window_end": insight.window_end,
+    }
+
+
 def event_id(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
@@ -490,6 +500,12 @@ class RoutingActionEvent(BaseModel):
     kind: Literal["routing_action"] = EVENT_KIND
     source: Literal["routing"] = "routing"
     insight_key: str = Field(pattern=r"^[0-9a-f]{32}$")
+    # What the key stands for, so Gold can measure outcomes of insights long out of window.
+    theme: str
+    product: str
+    segment: str
+    window_start: date
+    window_end: date
     destination: Literal["jira", "servicenow", "slack", "teams", "review"]
     action: Action
     sink: str = Field(description="jira, servicenow, slack, teams, outbox or landing")
@@ -815,6 +831,7 @@ class Router:
         event = RoutingActionEvent(
             event_id=event_id(insight.insight_key, kind, action, *ident),
             insight_key=insight.insight_key,
+            **_insight_identity(insight),
             destination=kind,
             action=action,
             sink=sink_name,
@@ -876,6 +893,7 @@ class Router:
             RoutingActionEvent(
                 event_id=event_id(insight.insight_key, "review"),
                 insight_key=insight.insight_key,
+                **_insight_identity(insight),
                 destination="review",
                 action="review",
                 sink="landing",

@@ -151,7 +151,7 @@ class FactsSnapshot(BaseModel):
         return cls(
             volume=insight.volume,
             previous_volume=insight.previous_volume,
-            velocity=insight.velocity if math.isfinite(insight.velocity) else 0.0,
+            velocity=insight.finite_velocity,
             negative_share=insight.negative_share,
             severity=insight.severity,
             urgency_high=insight.urgency_high,
@@ -210,8 +210,8 @@ def ticket_title(content: TicketContent) -> str:
 def trend_short(insight: Insight | FactsSnapshot) -> str:
     if insight.previous_volume == 0:
         return "new"
-    velocity = insight.velocity if math.isfinite(insight.velocity) else 0.0
-    return f"{velocity:+.0%}"
+    velocity = insight.velocity
+    return f"{velocity if velocity is not None and math.isfinite(velocity) else 0.0:+.0%}"
 
 
 def fact_rows(insight: Insight) -> list[tuple[str, str]]:

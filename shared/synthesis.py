@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
@@ -96,10 +95,10 @@ def trend_phrase(insight: Insight) -> str:
     """The change against the previous window in words."""
     if insight.previous_volume == 0:
         return "new this window (none in the previous one)"
-    if not math.isfinite(insight.velocity) or abs(insight.velocity) < 0.005:
+    if abs(insight.finite_velocity) < 0.005:
         return f"level with {insight.previous_volume} in the previous window"
-    direction = "up" if insight.velocity > 0 else "down"
-    change = f"{abs(insight.velocity):.0%}"
+    direction = "up" if insight.finite_velocity > 0 else "down"
+    change = f"{abs(insight.finite_velocity):.0%}"
     return f"{direction} {change} from {insight.previous_volume} in the previous window"
 
 
@@ -209,7 +208,7 @@ def build_messages(insight: Insight, instructions: str) -> tuple[list[dict[str, 
         "window_end": insight.window_end.isoformat(),
         "volume": insight.volume,
         "previous_volume": insight.previous_volume,
-        "velocity": insight.velocity if math.isfinite(insight.velocity) else None,
+        "velocity": insight.finite_velocity if insight.velocity is not None else None,
         "negative_share": insight.negative_share,
         "severity": insight.severity,
         "urgency_high": insight.urgency_high,

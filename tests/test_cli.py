@@ -8,6 +8,8 @@ import orjson
 import pytest
 
 from shared.cli import main
+from shared.insights import InsightExport
+from shared.local_gold import java_available
 from shared.settings import PROJECT_ROOT, get_settings
 from tests.test_pipeline import event, reviews_csv
 
@@ -84,10 +86,11 @@ def test_demo_ingests_every_sample_and_the_replay_lands_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     root = tmp_path / "demo"
-    assert main(["demo", "--root", str(root)]) == 0
+    assert main(["demo", "--root", str(root), "--no-gold"]) == 0
     out = capsys.readouterr().out
     assert out.count(": reconciled") == 2
     assert "replay of every file and message" in out
+    assert "3. Gold" not in out
     landed = list((root / "landing" / "feedback").rglob("*.jsonl"))
     assert landed
     # Every sample source produced records, and every inbox file has an ingest report.
@@ -95,6 +98,36 @@ def test_demo_ingests_every_sample_and_the_replay_lands_nothing(
         orjson.loads(line)["source"] for path in landed for line in path.read_bytes().splitlines()
     }
     assert sources == {"reviews", "nps", "tickets", "chat", "events"}
+
+
+@pytest.mark.skipif(not (PROJECT_ROOT / "samples" / "inbox").is_dir(), reason="samples/ missing")
+@pytest.mark.skipif(not java_available(), reason="Spark needs a Java 17 runtime (java, JAVA_HOME)")
+def test_demo_runs_end_to_end_from_inbox_to_gold_export_and_outbox(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "demo"
+    assert main(["demo", "--root", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "Top insights (" in out and "Ticket drivers" in out
+    # Gold's export is what routing's contract expects, and every insight was acted on.
+    export = InsightExport.model_validate_json((root / "exports/insights/demo.json").read_bytes())
+    assert export.run_id == "demo" and export.insights
+    assert export.insight_count == len(export.insights)
+    assert [i.rank for i in export.insights] == list(range(1, len(export.insights) + 1))
+    events = [
+        orjson.loads(line)
+        for path in (root / "landing" / "routing_events").rglob("*.jsonl")
+        for line in path.read_bytes().splitlines()
+    ]
+    keys = {i.insight_key for i in export.insights}
+    assert {e["insight_key"] for e in events} <= keys
+    created = sum(e["action"] == "created" for e in events)
+    assert created > 0
+    # The outbox holds what the ticket systems and chats would have received.
+    assert len([p for p in (root / "outbox").rglob("*") if p.is_file()]) >= created
+    # Every insight either went to a destination or to the review queue.
+    acted = {e["insight_key"] for e in events if e["action"] in ("created", "review")}
+    assert acted == keys
 
 
 def test_mask_writes_masked_lines_with_entities_offsets_in_the_original(

@@ -24,6 +24,11 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
+from shared.callbacks import RoutingEvent
+from shared.insights import Insight, InsightExport
+from shared.routing import RoutingActionEvent
+from shared.routing import event_id as routing_event_id
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -161,6 +166,8 @@ ORPHAN = _rec("orphan", day(3), BX, "review", "en", "consumer", 5, "positive", "
               "marketing", 0.9, "Great.", praise="Great")
 # fmt: on
 ORPHAN_ID = "f" * 32  # the orphan's classification lands under an id no feedback has
+# NPS answers of the product_quality records around the routed fix (gold_outcomes).
+NPS = {"a6": 3, "a7": 9, "a8": 6, "a3": 10, "a2": 9, "a1": 7, "a9": 2, "a10": 10}
 # Each week's files land on its Sunday at noon; then the reviewer, then the canary.
 OVERRIDE_AT = day(0, 6, 13)
 CANARY_AT = day(0, 6, 14)
@@ -182,7 +189,7 @@ def _feedback_row(rec: Rec, received_at: datetime) -> dict[str, Any]:
         "text": rec.text,
         "title": None,
         "rating": rec.rating,
-        "nps_score": None,
+        "nps_score": NPS.get(rec.label),
         "product": rec.product,
         "sku": None,
         "product_category": "kitchen",
@@ -276,16 +283,8 @@ def build_landing(landing: Path) -> None:
         reviewed_by="ana@example.com",
     )
     _write(landing, "classified", "override-130000-0001", [human], OVERRIDE_AT)
-    audit = {
-        "kind": "human_override",
-        "record_id": s4.record_id,
-        "reviewer": "ana@example.com",
-        "reason": "the parcel is missing",
-        "recorded_at": _iso(OVERRIDE_AT),
-        "before": {"themes": ["pricing_billing"]},
-        "after": human,
-    }
-    _write(landing, "audit", "override-130000-0001", [audit], OVERRIDE_AT)
+    # No audit file lands: bronze_audit proves that a dataset nothing has landed in yet
+    # reads as empty (as routing_events does on a first deploy).
     # The v2 canary answers later than the override: it agrees with v1 on s4 (the human
     # still wins) and adds a theme to a11 (the latest answer, so a11 takes it).
     a11_v2 = _classification(a11, CANARY_AT, prompt_version="v2")
@@ -308,6 +307,123 @@ def build_landing(landing: Path) -> None:
         "created_at": _iso(day(0, 6, 12)),
     }
     _write(landing, "quality_events", "week0", [quality_event], day(0, 6, 12))
+    _write_routing_events(landing)
+
+
+# Routed insights (gold_outcomes): QUALITY is routed to Jira and Slack in W6, reassigned
+# in Slack three hours later, and resolved in Jira as W4's Sunday begins.
+ROUTED_AT = day(6, 6, 12)  # Sunday 2026-01-18 12:00
+TRIAGED_AT = ROUTED_AT + timedelta(hours=3)
+RESOLVED_AT = day(4, 6, 0)  # Sunday 2026-02-01 00:00: the after window is W3-W0, whole
+SHIPPED_AT = day(0, 6, 16)  # SHIPPING goes to ServiceNow after W0's data: nothing after
+DECLINED_AT = day(2, 6, 12)  # PAYMENTS goes to Teams in W2 and is rejected in Slack
+
+
+def _insight_key(theme: str, product: str, segment: str, at: datetime) -> str:
+    monday = at.date() - timedelta(days=at.weekday())
+    return Insight(
+        theme=theme,
+        product=product,
+        segment=segment,
+        window_start=monday,
+        window_end=monday + timedelta(days=6),
+        volume=3,
+        negative_share=1.0,
+        severity="high",
+        confidence=0.9,
+    ).insight_key
+
+
+QUALITY_KEY = _insight_key("product_quality", BX, "consumer", ROUTED_AT)
+SHIPPING_KEY = _insight_key("shipping", CP, "business", SHIPPED_AT)
+PAYMENTS_KEY = _insight_key("checkout_payment", KM, "consumer", DECLINED_AT)
+PRAISE_KEY = _insight_key("praise", KM, "consumer", SHIPPED_AT)
+
+
+def _action(key: str, destination: str, action: str, at: datetime, **fields: Any) -> str:
+    theme, product, segment, when = {
+        QUALITY_KEY: ("product_quality", BX, "consumer", ROUTED_AT),
+        SHIPPING_KEY: ("shipping", CP, "business", SHIPPED_AT),
+        PAYMENTS_KEY: ("checkout_payment", KM, "consumer", DECLINED_AT),
+        PRAISE_KEY: ("praise", KM, "consumer", SHIPPED_AT),
+    }[key]
+    monday = when.date() - timedelta(days=when.weekday())
+    return RoutingActionEvent(
+        event_id=routing_event_id(key, destination, action),
+        insight_key=key,
+        theme=theme,
+        product=product,
+        segment=segment,
+        window_start=monday,
+        window_end=monday + timedelta(days=6),
+        destination=destination,
+        action=action,
+        sink=destination if destination != "review" else "landing",
+        run_id=f"run-{when:%Y%m%d}",
+        exported_at=when,
+        at=at,
+        **fields,
+    ).model_dump_json()
+
+
+def _callback(source: str, key: str, action: str, at: datetime, **fields: Any) -> str:
+    return RoutingEvent.create(
+        source,
+        f"{source}-{key}-{action}",
+        action=action,
+        insight_key=key,
+        occurred_at=at,
+        received_at=at + timedelta(seconds=2),
+        **fields,
+    ).model_dump_json()
+
+
+def _write_routing_events(landing: Path) -> None:
+    jira = "https://acme.atlassian.net/browse/QUAL-7"
+    routed = [
+        _action(
+            QUALITY_KEY,
+            "jira",
+            "created",
+            ROUTED_AT,
+            external_id="QUAL-7",
+            external_url=jira,
+            owner="product",
+        ),
+        _action(
+            QUALITY_KEY,
+            "slack",
+            "created",
+            ROUTED_AT + timedelta(minutes=1),
+            external_id="C01:1737201660.000100",
+            owner="product",
+        ),
+        _action(PAYMENTS_KEY, "teams", "created", DECLINED_AT, owner="payments"),
+        _action(
+            SHIPPING_KEY,
+            "servicenow",
+            "created",
+            SHIPPED_AT,
+            external_id="INC0010001",
+            owner="logistics",
+        ),
+        _action(SHIPPING_KEY, "jira", "failed", SHIPPED_AT, reason="jira answered 503"),
+        # Low confidence: queued for review, never acted on, so no outcome row.
+        _action(PRAISE_KEY, "review", "review", SHIPPED_AT, reason="confidence 0.40 < 0.60"),
+    ]
+    _write(landing, "routing_events", "routing-00001", routed, SHIPPED_AT)
+    reassigned = _callback(
+        "slack", QUALITY_KEY, "reassign", TRIAGED_AT, actor="U1", new_owner="quality"
+    )
+    rejected = _callback(
+        "slack", PAYMENTS_KEY, "reject", DECLINED_AT + timedelta(hours=1), actor="U2"
+    )
+    resolved = _callback("jira", QUALITY_KEY, "resolved", RESOLVED_AT, actor="5b10ac8d")
+    _write(
+        landing, "routing_events", "callbacks-00001", [reassigned, rejected, resolved], RESOLVED_AT
+    )
+    # Jira delivered the resolution twice: the same event id lands in a second file.
+    _write(landing, "routing_events", "callbacks-00002", [resolved], RESOLVED_AT)
 
 
 # ------------------------------------------------------------------------- the run
@@ -324,6 +440,11 @@ def gold(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return gold_local.run_local(
         root / "landing", root / "work", config=config, small_input=True, timeout_s=600
     )
+
+
+def naive(stamp: datetime) -> datetime:
+    """A UTC time as parquet hands it back (timestamps are stored UTC, without a zone)."""
+    return stamp.replace(tzinfo=None)
 
 
 def rows(gold: dict[str, Path], table: str) -> list[dict[str, Any]]:
@@ -454,12 +575,15 @@ def test_insights_rank_quote_evidence_and_name_an_owner(gold: dict[str, Path]) -
     quality, shipping = insights
     # a9-a11, a1, a2, a3 now; a4-a7 in the window before: +50%.
     assert (quality["volume"], quality["previous_volume"], quality["velocity"]) == (6, 4, 0.5)
-    assert quality["severity"] == pytest.approx(2 / 3)  # all negative, all medium urgency
+    # All negative, all medium urgency: 2/3, which is "high".
+    assert (quality["severity_score"], quality["severity"]) == (pytest.approx(2 / 3), "high")
+    assert quality["urgency_high"] == 0
     assert quality["priority"] == pytest.approx(6 * 2 / 3 * 1.5)
     assert [q["record_id"] for q in quality["evidence"]] == ids("a11", "a10", "a9", "a1", "a2")
     # Exists only because of the override (s4): 3 records, none before.
     assert (shipping["volume"], shipping["previous_volume"], shipping["velocity"]) == (3, 0, None)
-    assert shipping["severity"] == pytest.approx((1 + 1 + 2 / 3) / 3)
+    assert shipping["severity_score"] == pytest.approx((1 + 1 + 2 / 3) / 3)
+    assert (shipping["severity"], shipping["urgency_high"]) == ("critical", 2)  # s1, s2
     assert shipping["priority"] == pytest.approx(3 * (8 / 9) * 2)
     assert shipping["confidence"] == pytest.approx((0.8 + 0.8 + 1.0) / 3)
     # Negative first, then the surest (the reviewer's 1.0), then the newest.
@@ -474,6 +598,11 @@ def test_insights_rank_quote_evidence_and_name_an_owner(gold: dict[str, Path]) -
         date(2026, 3, 1),
     )
     assert len({r["insight_id"] for r in insights}) == 2
+    # Routing's key: the ISO week of as_of (Monday 02-23 to Sunday 03-01), hashed the same.
+    for row in insights:
+        assert (row["window_start"], row["window_end"]) == (W0, date(2026, 3, 1))
+        key = _insight_key(row["theme"], row["product"], row["segment"], day(0))
+        assert row["insight_key"] == key
 
 
 def test_alerts_fire_on_departure_from_own_baseline_only(gold: dict[str, Path]) -> None:
@@ -582,11 +711,94 @@ def test_emerging_themes_cluster_unexplained_feedback(gold: dict[str, Path]) -> 
     assert not any("person" in term for c in clusters for term in c["top_terms"])
 
 
-def test_outcomes_are_empty_until_routing_lands_events(gold: dict[str, Path]) -> None:
-    # No landing/routing_events folder at all: the run still succeeds.
-    assert rows(gold, "bronze_routing_events") == []
-    assert rows(gold, "gold_outcomes") == []
-    assert "negative_share_after" in pq.read_table(gold["gold_outcomes"]).schema.names
+def test_a_dataset_nothing_has_landed_in_reads_as_empty(gold: dict[str, Path]) -> None:
+    # The run succeeded and the table exists, with no rows (and no files to give a schema).
+    assert rows(gold, "bronze_audit") == []
+
+
+def test_routing_events_of_both_writers_land_in_one_bronze_table(gold: dict[str, Path]) -> None:
+    events = rows(gold, "bronze_routing_events")
+    # Six routing actions, three callbacks, and the resolution delivered twice.
+    assert len(events) == 10
+    assert len({e["event_id"] for e in events}) == 9
+    assert all(e["_rescued_data"] is None for e in events)
+    assert {(e["kind"], e["action"]) for e in events if e["source"] != "routing"} == {
+        ("insight_decision", "reassign"),
+        ("insight_decision", "reject"),
+        ("fix_recorded", "resolved"),
+    }
+
+
+def test_outcomes_measure_each_routed_insight_before_and_after_its_fix(
+    gold: dict[str, Path],
+) -> None:
+    outcomes = {row["insight_key"]: row for row in rows(gold, "gold_outcomes")}
+    # The praise insight only went to the review queue: no action, no outcome.
+    assert set(outcomes) == {QUALITY_KEY, SHIPPING_KEY, PAYMENTS_KEY}
+
+    quality = outcomes[QUALITY_KEY]
+    assert (quality["theme"], quality["product"], quality["segment"]) == (
+        "product_quality",
+        BX,
+        "consumer",
+    )
+    # The ticket beats the chat message; the Slack reassign names the owner.
+    assert (quality["destination"], quality["external_id"], quality["owner"]) == (
+        "jira",
+        "QUAL-7",
+        "quality",
+    )
+    assert quality["external_url"] == "https://acme.atlassian.net/browse/QUAL-7"
+    assert (quality["routed_at"], quality["triaged_at"], quality["resolved_at"]) == (
+        naive(ROUTED_AT),
+        naive(TRIAGED_AT),
+        naive(RESOLVED_AT),
+    )
+    assert quality["status"] == "resolved"
+    assert quality["hours_to_triage"] == pytest.approx(3.0)
+    assert quality["hours_to_resolution"] == pytest.approx(13.5 * 24)
+    # 28 days before routing: a6, a7, a8. 28 days after the fix: a3, a2, a1, a9, a10, a11.
+    assert (quality["volume_before"], quality["volume_after"]) == (3, 6)
+    assert quality["after_window_complete"] is True
+    assert quality["volume_per_day_before"] == pytest.approx(3 / 28)
+    assert quality["volume_per_day_after"] == pytest.approx(6 / 28)
+    assert quality["volume_change"] == pytest.approx(1.0)
+    # Equal rates: 6 of 9 records where 4.5 were expected, sd 1.5, z = 1.
+    assert quality["volume_p_value"] == pytest.approx(0.3173105, abs=1e-6)
+    # All negative on both sides: no change to test, and too few records anyway.
+    assert (quality["negative_share_before"], quality["negative_share_after"]) == (1.0, 1.0)
+    assert (quality["negative_share_delta"], quality["p_value"]) == (0.0, None)
+    assert quality["significant"] is False
+    # NPS before: a7 promoter, a6 and a8 detractors = -33.3; after (a11 unscored): a3, a2,
+    # a10 promoters, a9 detractor, a1 passive = +40.
+    assert quality["nps_before"] == pytest.approx(-100 / 3)
+    assert quality["nps_after"] == pytest.approx(40.0)
+    assert quality["nps_delta"] == pytest.approx(40 + 100 / 3)
+    assert (quality["rating_before"], quality["rating_after"], quality["rating_delta"]) == (
+        2.0,
+        2.0,
+        0.0,
+    )
+
+    shipping = outcomes[SHIPPING_KEY]  # routed after the last feedback: nothing after yet
+    assert (shipping["destination"], shipping["external_id"], shipping["owner"]) == (
+        "servicenow",
+        "INC0010001",
+        "logistics",
+    )
+    assert (shipping["status"], shipping["triaged_at"], shipping["resolved_at"]) == (
+        "open",
+        None,
+        None,
+    )
+    assert (shipping["volume_before"], shipping["negative_share_before"]) == (3, 1.0)  # s1 s2 s4
+    assert (shipping["volume_after"], shipping["volume_per_day_after"]) == (None, None)
+    assert (shipping["hours_to_resolution"], shipping["after_window_complete"]) == (None, False)
+
+    payments = outcomes[PAYMENTS_KEY]
+    assert (payments["destination"], payments["status"]) == ("teams", "rejected")
+    assert payments["hours_to_triage"] == pytest.approx(1.0)
+    assert payments["volume_before"] == 2  # p3 (W5) and p2 (W2)
 
 
 def test_export_commits_one_json_document(gold: dict[str, Path], tmp_path: Path) -> None:
@@ -603,7 +815,12 @@ def test_export_commits_one_json_document(gold: dict[str, Path], tmp_path: Path)
     )
     assert [i["theme"] for i in exported["insights"]] == ["product_quality", "shipping"]
     assert exported["insights"][1]["evidence"][0]["record_id"] == rid("s4")
-    assert list((tmp_path / "_staging").iterdir()) == []  # nothing half-written left behind
+    assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == ["run-7.json"]
+    # Routing reads it under its own contract, and keys each insight as Gold does.
+    contract = InsightExport.model_validate_json(path.read_bytes())
+    keys = {row["theme"]: row["insight_key"] for row in rows(gold, "gold_insights")}
+    assert {i.theme: i.insight_key for i in contract.insights} == keys
+    assert contract.insights[1].severity == "critical" and contract.insights[1].velocity is None
     # Re-exporting the run replaces the file with the same insights.
     export_insights.commit_export(document, tmp_path, "run-7")
     assert json.loads(path.read_text()) == exported

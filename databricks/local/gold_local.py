@@ -264,10 +264,10 @@ def _tail(log: Path, lines: int = 30) -> str:
 # ----------------------------------------------------------------------- demo output
 
 
-def print_top_gold(found: Mapping[str, Path], *, limit: int = 5, out: TextIO = sys.stdout) -> None:
+def print_top_gold(found: Mapping[str, Path], *, limit: int = 5, out: TextIO | None = None) -> None:
     """A short report of the Gold tables for the demo: insights, alerts, ticket drivers,
     emerging themes and the expectations that have failing rows."""
-    say = functools.partial(print, file=out)
+    say = functools.partial(print, file=out or sys.stdout)  # looked up now: may be redirected
 
     def rows(name: str, sort_by: str, descending: bool = False) -> list[dict]:
         if name not in found:

@@ -2,10 +2,14 @@
 
     <exports_path>/insights/<run_id>.json
 
-The document is written whole under a temporary name in ``<exports_path>/_staging/``
-and then renamed into place, so the blob trigger that routes insights never reads a
-partial file. Insight ids are stable per theme x product x segment, and re-exporting a
-run replaces the file with the same insights, so routing stays idempotent.
+Each insight carries exactly the fields of routing's contract (``shared/insights.py``
+``InsightExport``; the test suite validates a real export against it). The document is
+written in place with one write: on a Unity Catalog volume the file is uploaded and
+committed when it is closed, which is when Event Grid reports ``BlobCreated`` and the
+routing trigger fires (a staged file renamed into place would arrive as
+``BlobRenamed``, which the trigger ignores). Routing keys insights by theme x product x
+segment x ISO week, and re-exporting a run replaces the file with the same insights, so
+routing stays idempotent.
 
     python export_insights.py --table main.insightloop.gold_insights \\
         --exports-path /Volumes/main/insightloop/exports --run-id 123   # Databricks
@@ -19,7 +23,6 @@ import argparse
 import json
 import os
 import re
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -39,39 +42,65 @@ def _json_value(value: object) -> str:
     raise TypeError(f"cannot export {type(value).__name__}")
 
 
+# gold_insights columns routing reads; insight_id/insight_key are derived from them.
+EXPORTED_FIELDS = (
+    "theme",
+    "product",
+    "segment",
+    "window_start",
+    "window_end",
+    "period_start",
+    "period_end",
+    "volume",
+    "previous_volume",
+    "velocity",
+    "negative_share",
+    "severity",
+    "severity_score",
+    "urgency_high",
+    "confidence",
+    "suggested_owner",
+    "evidence",
+    "rank",
+    "priority",
+)
+EVIDENCE_FIELDS = ("record_id", "quote", "sentiment", "created_at")
+
+
+def _exported(row: Mapping[str, Any]) -> dict[str, Any]:
+    insight = {name: row[name] for name in EXPORTED_FIELDS}
+    insight["evidence"] = [
+        {name: quote[name] for name in EVIDENCE_FIELDS} for quote in row["evidence"] or []
+    ]
+    return insight
+
+
 def insights_document(
     rows: Iterable[Mapping[str, Any]], *, run_id: str, generated_at: datetime
 ) -> bytes:
     """The export of ``gold_insights`` rows (plain dicts), best first."""
-    insights = sorted((dict(row) for row in rows), key=lambda row: row["rank"])
+    ranked = sorted(rows, key=lambda row: row["rank"])
     document = {
         "schema_version": EXPORT_SCHEMA_VERSION,
         "run_id": run_id,
         "generated_at": generated_at,
-        "as_of": insights[0]["period_end"] if insights else None,
-        "insight_count": len(insights),
-        "insights": insights,
+        "as_of": ranked[0]["period_end"] if ranked else None,
+        "insight_count": len(ranked),
+        "insights": [_exported(row) for row in ranked],
     }
     return json.dumps(document, default=_json_value, ensure_ascii=False, indent=1).encode()
 
 
 def commit_export(document: bytes, exports_path: Path, run_id: str) -> Path:
-    """Write ``document`` to ``insights/<run_id>.json`` atomically: staged, then renamed."""
+    """Write ``document`` to ``insights/<run_id>.json`` in place, in one write."""
     if not _RUN_ID.match(run_id):
         raise ValueError(f"run id {run_id!r} is not a safe file name")
     final = exports_path / "insights" / f"{run_id}.json"
-    staging = exports_path / "_staging"
     final.parent.mkdir(parents=True, exist_ok=True)
-    staging.mkdir(parents=True, exist_ok=True)
-    temp = staging / f"{run_id}.{uuid.uuid4().hex}.json.tmp"
-    try:
-        with temp.open("wb") as out:
-            out.write(document)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, final)
-    finally:
-        temp.unlink(missing_ok=True)
+    with final.open("wb") as out:
+        out.write(document)
+        out.flush()
+        os.fsync(out.fileno())
     return final
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pyspark.sql.types import (
     ArrayType,
     BooleanType,
+    DateType,
     DoubleType,
     IntegerType,
     LongType,
@@ -140,22 +141,39 @@ QUALITY_EVENT = _struct(
     ("created_at", TimestampType()),
 )
 
-# Proposed contract for routing callbacks (Jira resolved, Slack actions, ...): the issue
-# that lands ``routing_events`` owns it; Bronze reads whatever subset arrives.
+# Two writers share routing_events: the router (kind="routing_action": created, updated,
+# pending, failed, review per destination, shared/routing.py RoutingActionEvent) and the
+# callbacks (kind fix_recorded / insight_decision / review_decision, shared/callbacks.py
+# RoutingEvent). This is the union of both; each row fills its own subset.
 ROUTING_EVENT = _struct(
     ("schema_version", _TEXT),
     ("event_id", _TEXT),
-    ("insight_id", _TEXT),
+    ("kind", _TEXT),
+    ("source", _TEXT),
+    ("action", _TEXT),
+    ("insight_key", _TEXT),
     ("theme", _TEXT),
     ("product", _TEXT),
     ("segment", _TEXT),
-    ("kind", _TEXT),
-    ("system", _TEXT),
+    ("window_start", DateType()),
+    ("window_end", DateType()),
+    ("destination", _TEXT),
+    ("sink", _TEXT),
     ("external_id", _TEXT),
-    ("status", _TEXT),
+    ("external_url", _TEXT),
+    ("external_ids", MapType(StringType(), StringType())),
+    ("rule", _TEXT),
+    ("owner", _TEXT),
+    ("run_id", _TEXT),
+    ("exported_at", TimestampType()),
+    ("reason", _TEXT),
+    ("at", TimestampType()),
+    ("record_id", _TEXT),
     ("actor", _TEXT),
+    ("new_owner", _TEXT),
     ("occurred_at", TimestampType()),
-    ("metadata", MapType(StringType(), StringType())),
+    ("received_at", TimestampType()),
+    ("idempotency_key", _TEXT),
 )
 
 LANDING_SCHEMAS: dict[str, StructType] = {

@@ -4,8 +4,11 @@ from pyspark.sql import functions as F
 
 from insightloop_gold.reporting import (
     in_days_before,
+    insight_key,
+    iso_week_start,
     label,
     ratio,
+    severity_label,
     urgency_weight,
     with_as_of,
     zero_if_null,
@@ -68,8 +71,11 @@ def _owner(current: DataFrame) -> DataFrame:
     comment=(
         "Candidate insights: theme (except 'other') x product x customer segment with at least"
         " insightloop.insights.min_volume records in the current window (window_days up to"
-        " as_of). volume, velocity (change vs the previous window, NULL when it had none),"
-        " negative_share, severity (negative share x mean urgency weight), confidence (mean"
+        " as_of). insight_key is routing's key (theme x product x segment x the ISO week"
+        " window_start..window_end of as_of), so daily exports in a week update one ticket."
+        " volume, velocity (change vs the previous window, NULL when it had none),"
+        " negative_share, severity_score (negative share x mean urgency weight) and its"
+        " severity label (low/medium/high/critical), urgency_high records, confidence (mean"
         " classification confidence), 3-5 evidence quotes with record ids, suggested owner,"
         " priority = volume x severity x (1 + max(velocity, 0)), a new insight counting as"
         " +100%; rank 1 = highest priority."
@@ -98,6 +104,9 @@ def gold_insights() -> DataFrame:
             "_negative"
         ),
         F.avg(urgency_weight(F.col("urgency"))).alias("_urgency"),
+        F.count_distinct(F.when(F.col("urgency") == "high", F.col("record_id"))).alias(
+            "urgency_high"
+        ),
         F.avg("confidence").alias("confidence"),
     )
     before = previous.groupBy(*KEY).agg(F.count_distinct("record_id").alias("previous_volume"))
@@ -106,7 +115,7 @@ def gold_insights() -> DataFrame:
     severity = negative_share * F.coalesce(F.col("_urgency"), F.lit(0.0))
     priority = (
         F.col("volume")
-        * F.col("severity")
+        * F.col("severity_score")
         * (1 + F.greatest(F.coalesce(F.col("velocity"), F.lit(1.0)), F.lit(0.0)))
     )
     ranking = Window.orderBy(F.col("priority").desc(), F.col("volume").desc(), *KEY)
@@ -116,16 +125,25 @@ def gold_insights() -> DataFrame:
         .withColumn("previous_volume", zero_if_null("previous_volume"))
         .join(_evidence(current), KEY)
         .join(_owner(current), KEY, "left")
+        .withColumn("window_start", iso_week_start(F.col("as_of")))
+        .withColumn("window_end", F.date_add("window_start", 6))
         .select(
             F.substring(F.sha2(F.concat_ws("|", *KEY), 256), 1, 32).alias("insight_id"),
+            insight_key(*(F.col(c) for c in (*KEY, "window_start", "window_end"))).alias(
+                "insight_key"
+            ),
             *KEY,
+            "window_start",
+            "window_end",
             F.date_sub("as_of", days - 1).alias("period_start"),
             F.col("as_of").alias("period_end"),
             "volume",
             "previous_volume",
             velocity.alias("velocity"),
             negative_share.alias("negative_share"),
-            severity.alias("severity"),
+            severity_label(severity).alias("severity"),
+            severity.alias("severity_score"),
+            "urgency_high",
             "confidence",
             "evidence",
             "suggested_owner",

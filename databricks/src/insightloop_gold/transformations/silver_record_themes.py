@@ -14,6 +14,8 @@ SEGMENT_COLUMNS = (
     "country",
     "language",
     "rating",
+    "nps_score",
+    "order_value",
     "created_at",
     "created_date",
     "created_week",
