@@ -17,7 +17,16 @@ node_modules/.package-lock.json: package.json package-lock.json
 demo: $(BIN)/insightloop  ## run the pipeline on samples/ with embedded defaults
 	$(BIN)/insightloop demo
 
-test: $(BIN)/insightloop node_modules/.package-lock.json  ## lint, then the whole test suite
+# The report's browser test drives Debian's Chromium (never a browser a tool downloads).
+# Installed when missing, where apt-get exists; elsewhere the test skips unless CI is set.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+/usr/bin/chromium:
+	@if command -v apt-get >/dev/null 2>&1; then \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	else echo "no apt-get: install Chromium yourself, or the report's browser test skips"; fi
+
+test: $(BIN)/insightloop node_modules/.package-lock.json /usr/bin/chromium  ## lint, then the whole test suite
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest

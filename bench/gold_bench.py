@@ -9,6 +9,14 @@ files of 20,000 rows, as the function app lands them) over 13 weeks: 24 products
 task) and the wall time, records/s and the growth from the first size to the last
 (against linear) are printed as a Markdown table.
 
+The naive way, on the same landing: one pandas process that reads every file into
+memory, keeps the latest classification per record, explodes the themes and counts them
+per week with their negative share (``gold_theme_volume``'s weekly rows only, one of the
+pipeline's twenty datasets). Each runs in a child process whose peak memory (the summed
+PSS of it and its descendants, i.e. with the Spark JVM, sampled every 0.2 s) is reported
+beside the time: pandas' memory grows with the data, while Spark's driver is capped
+(``spark.driver.memory``) and spills instead.
+
     .venv/bin/python bench/gold_bench.py                          # 100,000 and 1,000,000
     .venv/bin/python bench/gold_bench.py --rows 100000
 
@@ -19,10 +27,13 @@ deleted afterwards unless ``--keep``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import importlib.util
+import json
 import random
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -30,6 +41,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
+import psutil
 import pyarrow.parquet as pq
 
 REPO = Path(__file__).resolve().parents[1]
@@ -165,7 +177,7 @@ def generate(landing: Path, rows: int, seed: int) -> None:
             (folder / f"bench-{batch:05d}.jsonl").write_bytes(b"\n".join(lines) + b"\n")
 
 
-def run(gold_local, landing: Path, keep: bool) -> tuple[float, float, dict[str, int]]:
+def run(gold_local, landing: Path, keep: bool) -> dict:
     """Wall seconds of the whole local run and of its pipeline step, and table sizes."""
     work = Path(tempfile.mkdtemp(prefix="gold-bench-"))
     try:
@@ -177,12 +189,75 @@ def run(gold_local, landing: Path, keep: bool) -> tuple[float, float, dict[str, 
             work / "spark-pipeline.yml"
         ).stat().st_mtime
         sizes = {name: _row_count(path) for name, path in tables.items()}
-        return wall, pipeline, sizes
+        return {"wall": wall, "pipeline": pipeline, "sizes": sizes}
     finally:
         if keep:
             print(f"work dir kept: {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def naive_theme_volume(landing: Path) -> dict:
+    """The pandas way: everything in memory, weekly theme volume and negative share."""
+    import pandas as pd
+
+    started = time.monotonic()
+
+    def read(dataset: str) -> pd.DataFrame:
+        files = sorted((landing / dataset).glob("ingest_date=*/*.jsonl"))
+        return pd.concat((pd.read_json(f, lines=True) for f in files), ignore_index=True)
+
+    feedback = read("feedback").drop_duplicates("record_id", keep="last")
+    classified = read("classified")
+    latest = classified.sort_values("classified_at").drop_duplicates("record_id", keep="last")
+    claims = latest[["record_id", "themes"]].explode("themes").dropna(subset=["themes"])
+    claims["theme"] = claims["themes"].map(lambda claim: claim["theme"])
+    claims["negative"] = claims["themes"].map(lambda claim: claim["sentiment"] == "negative")
+    joined = claims.merge(feedback[["record_id", "created_at"]], on="record_id")
+    created = pd.to_datetime(joined["created_at"], utc=True).dt.tz_localize(None)
+    joined["week"] = created.dt.to_period("W-SUN").dt.start_time
+    weekly = joined.groupby(["theme", "week"]).agg(
+        records=("record_id", "nunique"), negative=("negative", "sum")
+    )
+    weekly["negative_share"] = weekly["negative"] / weekly["records"]
+    return {"wall": time.monotonic() - started, "rows": len(weekly)}
+
+
+def measured(kind: str, landing: Path, keep: bool) -> dict:
+    """Run one way in a child process, sampling the summed PSS of that process and all
+    its descendants (the Spark Connect server's JVM) every 0.2 s; the peak is reported."""
+    command = [sys.executable, __file__, "--measure", kind, str(landing)]
+    if keep:
+        command.append("--keep")
+    with tempfile.TemporaryFile("w+") as out:
+        child = subprocess.Popen(command, stdout=out, text=True)
+        root, peak = psutil.Process(child.pid), 0
+        while child.poll() is None:
+            with contextlib.suppress(psutil.Error):
+                tree = [root, *root.children(recursive=True)]
+                peak = max(peak, sum(_pss(process) for process in tree))
+            time.sleep(0.2)
+        if child.returncode:
+            raise SystemExit(f"{kind} run failed with exit code {child.returncode}")
+        out.seek(0)
+        result = json.loads(out.read().strip().splitlines()[-1])
+    return {**result, "peak_pss_mib": peak / 2**20}
+
+
+def _pss(process: psutil.Process) -> int:
+    """Proportional set size: pages shared by forked Python workers are counted once."""
+    try:
+        return process.memory_full_info().pss
+    except psutil.Error:  # gone between listing and reading
+        return 0
+
+
+def _measure(kind: str, landing: Path, keep: bool) -> None:
+    if kind == "spark":
+        result = run(_load_gold_local(), landing, keep)
+    else:
+        result = naive_theme_volume(landing)
+    print(json.dumps(result))
 
 
 def _row_count(table: Path) -> int:
@@ -195,9 +270,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--data-dir", type=Path, default=REPO / "bench" / "data" / "gold")
     parser.add_argument("--keep", action="store_true", help="keep the work dirs")
+    parser.add_argument("--no-naive", action="store_true", help="skip the pandas comparison")
+    parser.add_argument("--measure", nargs=2, metavar=("KIND", "LANDING"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    gold_local = _load_gold_local()
-    if not gold_local.java_available():
+    if args.measure:
+        _measure(args.measure[0], Path(args.measure[1]), args.keep)
+        return 0
+    if not _load_gold_local().java_available():
         print("Java 17 is needed to run Spark", file=sys.stderr)
         return 1
     results = []
@@ -210,27 +289,58 @@ def main(argv: list[str] | None = None) -> int:
             generate(partial, rows, args.seed)
             partial.rename(landing)
             print(f"generated {rows:,} records in {time.monotonic() - started:.0f} s: {landing}")
-        wall, pipeline, sizes = run(gold_local, landing, args.keep)
-        results.append((rows, wall, pipeline, sizes))
+        spark = measured("spark", landing, args.keep)
+        naive = None if args.no_naive else measured("naive", landing, args.keep)
+        results.append((rows, spark, naive))
+        sizes = spark["sizes"]
         print(
-            f"{rows:,} records: {wall:.0f} s ({pipeline:.0f} s pipeline),"
-            f" {rows / wall:,.0f} records/s;"
+            f"{rows:,} records: {spark['wall']:.0f} s ({spark['pipeline']:.0f} s pipeline),"
+            f" {rows / spark['wall']:,.0f} records/s, peak PSS {spark['peak_pss_mib']:,.0f} MiB;"
             f" silver_record_themes {sizes.get('silver_record_themes', 0):,} rows,"
             f" gold_insights {sizes.get('gold_insights', 0):,},"
-            f" gold_emerging_themes {sizes.get('gold_emerging_themes', 0):,}",
+            f" gold_emerging_themes {sizes.get('gold_emerging_themes', 0):,}"
+            + (
+                ""
+                if naive is None
+                else f"; pandas weekly theme volume only: {naive['wall']:.0f} s,"
+                f" peak PSS {naive['peak_pss_mib']:,.0f} MiB"
+            ),
             flush=True,
         )
-    print("\n| records | wall s | pipeline s | emerging themes s | records/s |")
-    print("| ---: | ---: | ---: | ---: | ---: |")
-    for rows, wall, pipeline, _ in results:
-        cells = [f"{rows:,}", f"{wall:.0f}", f"{pipeline:.0f}", f"{wall - pipeline:.0f}"]
-        print(f"| {' | '.join(cells)} | {rows / wall:,.0f} |")
+    print(
+        "\n| records | Spark wall s | pipeline s | emerging themes s | records/s"
+        " | Spark peak PSS MiB | pandas (1 table) s | pandas peak PSS MiB |"
+    )
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for rows, spark, naive in results:
+        wall, pipeline = spark["wall"], spark["pipeline"]
+        cells = [
+            f"{rows:,}",
+            f"{wall:.0f}",
+            f"{pipeline:.0f}",
+            f"{wall - pipeline:.0f}",
+            f"{rows / wall:,.0f}",
+            f"{spark['peak_pss_mib']:,.0f}",
+            "-" if naive is None else f"{naive['wall']:.0f}",
+            "-" if naive is None else f"{naive['peak_pss_mib']:,.0f}",
+        ]
+        print(f"| {' | '.join(cells)} |")
     if len(results) > 1:
-        (small, small_wall, *_), (large, large_wall, *_) = results[0], results[-1]
-        print(
-            f"\n{small:,} -> {large:,} records: wall x{large_wall / small_wall:.1f}"
-            f" (linear would be x{large / small:.0f})"
+        (small, small_spark, small_naive), (large, large_spark, large_naive) = (
+            results[0],
+            results[-1],
         )
+        line = (
+            f"\n{small:,} -> {large:,} records: Spark wall x"
+            f"{large_spark['wall'] / small_spark['wall']:.1f}, peak PSS x"
+            f"{large_spark['peak_pss_mib'] / small_spark['peak_pss_mib']:.1f}"
+        )
+        if small_naive and large_naive:
+            line += (
+                f"; pandas wall x{large_naive['wall'] / small_naive['wall']:.1f}, peak PSS x"
+                f"{large_naive['peak_pss_mib'] / small_naive['peak_pss_mib']:.1f}"
+            )
+        print(line + f" (linear would be x{large / small:.0f})")
     return 0
 
 

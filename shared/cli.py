@@ -10,6 +10,7 @@ import shutil
 import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -337,6 +338,15 @@ def _demo_gold_and_routing(root: Path, settings: Settings, storage: LocalStorage
         f"Routing events (for gold_outcomes): "
         f"{storage.describe(settings.landing_container, 'routing_events')}"
     )
+    from shared.report import render_report  # matplotlib and DuckDB load only here
+
+    report_file = render_report(gold.warehouse, root / "report.html")
+    console.print(
+        f"\n[bold]5. Report[/bold]: {report_file.views} role views, {report_file.charts} charts "
+        f"(open it in a browser): {report_file.path}",
+        highlight=False,
+        soft_wrap=True,
+    )
     return 0
 
 
@@ -519,6 +529,29 @@ def cmd_reset_baseline(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    # Imported here so that matplotlib and DuckDB load only for this command.
+    from shared.report import render_report
+
+    summary = render_report(args.warehouse, args.out, release_date=args.release_date)
+    window = (
+        f"window {summary.window_start} to {summary.as_of}" if summary.as_of else "no window yet"
+    )
+    console.print(
+        f"report: {summary.path} ({window}; {summary.views} views, {summary.datasets} datasets, "
+        f"{summary.charts} charts, {summary.bytes:,} bytes)",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if summary.empty_datasets:
+        console.print(
+            f"empty (shown as such): {', '.join(summary.empty_datasets)}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="insightloop",
@@ -579,8 +612,8 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Run the Databricks bundle's pipeline (databricks/) with OSS Spark over "
             "<local root>/landing (needs Java 17), then its export task: "
-            "exports/insights/<run_id>.json, which `insightloop route` reads. A rerun reads "
-            "only files landed since the last one."
+            "exports/insights/<run_id>.json, which `insightloop route` reads. Each run "
+            "recomputes Gold from everything landed."
         ),
     )
     gold.add_argument("--work", type=Path, help="tables and checkpoints (default <root>/gold)")
@@ -674,6 +707,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     route.add_argument("files", nargs="+", type=Path, metavar="FILE")
     route.set_defaults(handler=cmd_route)
+
+    report = commands.add_parser(
+        "report",
+        help="render the role views (support, product, executive, data health) as one HTML file",
+        description=(
+            "Run the dashboard datasets (databricks/src/dashboards/queries/*.sql) over the local "
+            "Gold tables with DuckDB and write a self-contained HTML report: charts, tables "
+            "with masked evidence, filters. The Lakeview dashboard shows the same datasets."
+        ),
+    )
+    report.add_argument(
+        "--warehouse",
+        type=Path,
+        default=Path(".insightloop/demo/gold/spark-warehouse"),
+        help="the local Gold run's spark-warehouse folder",
+    )
+    report.add_argument(
+        "--out", type=Path, default=Path(".insightloop/demo/report.html"), help="HTML file"
+    )
+    report.add_argument(
+        "--release-date",
+        type=date.fromisoformat,
+        metavar="YYYY-MM-DD",
+        help="the release marker of the product view (default: 14 days before as_of)",
+    )
+    report.set_defaults(handler=cmd_report)
 
     add_eval_parser(commands)
     return parser

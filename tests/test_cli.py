@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import orjson
@@ -28,8 +29,16 @@ def test_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--help"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    for command in ("ingest", "events", "demo"):
+    for command in ("ingest", "events", "demo", "gold", "route"):
         assert command in out
+
+
+def test_gold_refuses_a_setting_without_a_value_before_starting_spark(
+    local_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["gold", "--set", "insightloop.as_of"]) == 2
+    assert "--set takes KEY=VALUE, not 'insightloop.as_of'" in capsys.readouterr().out
+    assert not (local_root / "gold").exists()
 
 
 def test_ingest_takes_the_source_from_the_folder_and_reports_counts(
@@ -128,6 +137,10 @@ def test_demo_runs_end_to_end_from_inbox_to_gold_export_and_outbox(
     # Every insight either went to a destination or to the review queue.
     acted = {e["insight_key"] for e in events if e["action"] in ("created", "review")}
     assert acted == keys
+    # And the role views over the same Gold tables, one HTML file with no outside links.
+    report = (root / "report.html").read_text()
+    assert "5. Report" in out and report.count("<svg") >= 4
+    assert re.findall(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", report, re.I) == []
 
 
 def test_mask_writes_masked_lines_with_entities_offsets_in_the_original(

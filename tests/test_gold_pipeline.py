@@ -826,6 +826,16 @@ def test_export_commits_one_json_document(gold: dict[str, Path], tmp_path: Path)
     assert json.loads(path.read_text()) == exported
 
 
+def test_a_rerun_starts_from_the_landing_and_keeps_only_logs_and_conf(tmp_path: Path) -> None:
+    # An incremental OSS rerun left Gold empty (datasets resolved as outside tables), so
+    # each local run drops the previous tables, checkpoints and metastore first.
+    for state in ("spark-warehouse/gold_insights", "storage/checkpoints", "metastore_db", "conf"):
+        (tmp_path / state).mkdir(parents=True)
+    (tmp_path / "pipeline.log").write_text("previous run")
+    gold_local._forget_previous_run(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["conf", "pipeline.log"]
+
+
 def test_export_refuses_an_unsafe_run_id(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="safe file name"):
         export_insights.commit_export(b"{}", tmp_path, "../escape")

@@ -3,8 +3,8 @@
 The embedded default of the Databricks job: the same transformation files run by
 ``spark-pipelines`` (Spark Declarative Pipelines, local[*], Java 17) with the JSON file
 source instead of Auto Loader and parquet tables instead of Delta, then the
-emerging-themes task. A work directory keeps the Hive metastore (Derby), the streaming
-checkpoints and the tables, so a rerun reads only files landed since the last run::
+emerging-themes task. A work directory holds the Hive metastore (Derby), the streaming
+checkpoints, the tables and each step's log; every run recomputes from the landing::
 
     python databricks/local/gold_local.py --landing .insightloop/demo/landing \\
         --work .insightloop/demo/gold --small-input
@@ -100,17 +100,10 @@ def run_local(
     # Static settings also reach the emerging-themes task, which reads no spec.
     env = _spark_env(work_dir, warehouse, {**SMALL_INPUT_JVM, **sql_tuning} if small_input else {})
     deadline = time.monotonic() + timeout_s
+    _forget_previous_run(work_dir)
     with _connect_server(work_dir, env, deadline) as remote:
         pipelines = [str(Path(sys.executable).parent / "spark-pipelines"), "--remote", remote]
-        run = [*pipelines, "run", "--spec", str(spec)]
-        if (warehouse / "bronze_feedback").is_dir():
-            # A rerun. OSS Spark lists a parquet table's files when the graph is resolved,
-            # at the start of a run, and streaming appends do not refresh that listing (a
-            # materialized view's own write does): Silver would miss the files this run
-            # ingests. So new files are ingested first, then everything is refreshed.
-            ingest = [*run, "--refresh", ",".join(_bronze_tables())]
-            _run(ingest, work_dir, env, deadline, "ingest")
-        _run(run, work_dir, env, deadline, "pipeline")
+        _run([*pipelines, "run", "--spec", str(spec)], work_dir, env, deadline, "pipeline")
     _run(
         [sys.executable, str(EMERGING_TASK), "--parquet-warehouse", str(warehouse)],
         work_dir,
@@ -121,8 +114,16 @@ def run_local(
     return tables(warehouse)
 
 
-def _bronze_tables() -> list[str]:
-    return sorted(path.stem for path in TRANSFORMATIONS.glob("bronze_*.py"))
+def _forget_previous_run(work_dir: Path) -> None:
+    """Start from the landing folder again: drop an earlier run's tables, checkpoints and
+    metastore (logs and conf stay). OSS Spark's pipeline runner resolves a dataset that
+    already exists in the metastore as an outside table when the graph is built, so on an
+    incremental rerun several Silver and Gold flows started before their inputs were
+    refreshed and came out empty (seen with pyspark 4.2.1). Databricks keeps its
+    tables and runs incrementally; locally the materialized views, most of the work,
+    recompute in full on every run anyway."""
+    for state in (WAREHOUSE, "storage", "metastore_db"):
+        shutil.rmtree(work_dir / state, ignore_errors=True)
 
 
 def tables(warehouse: Path) -> dict[str, Path]:

@@ -1,0 +1,14 @@
+-- title: Weekly tickets of the top five drivers
+-- answers: How did the biggest ticket drivers move week by week?
+WITH top_drivers AS (
+  SELECT theme FROM gold_ticket_drivers WHERE rank <= 5 AND tickets > 0
+)
+SELECT
+  t.created_week AS week_start,
+  t.theme,
+  COUNT(DISTINCT t.record_id) AS tickets
+FROM silver_record_themes t
+JOIN top_drivers d ON d.theme = t.theme
+WHERE t.channel = 'ticket' AND t.created_week IS NOT NULL
+GROUP BY t.created_week, t.theme
+ORDER BY week_start, t.theme
