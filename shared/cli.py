@@ -306,7 +306,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 def _demo_gold_and_routing(root: Path, settings: Settings, storage: LocalStorage) -> int:
     console.print(
         "\n[bold]3. Gold[/bold]: the Databricks pipeline (databricks/) on local Spark over "
-        "the landing folder, then its export task"
+        "the landing folder, then its export task",
+        soft_wrap=True,
     )
     if not java_available():
         console.print(
@@ -322,7 +323,9 @@ def _demo_gold_and_routing(root: Path, settings: Settings, storage: LocalStorage
     print_top_gold(gold)
     console.print(
         f"Gold tables:            {gold.warehouse} ({gold.seconds:.0f} s)\n"
-        f"Insight export:         {storage.describe(settings.exports_container, gold.export_path)}"
+        f"Insight export:         {storage.describe(settings.exports_container, gold.export_path)}",
+        highlight=False,
+        soft_wrap=True,  # paths stay on one line, to copy
     )
     console.print("\n[bold]4. Routing[/bold] (prompts/routing.yaml; no sink configured: outbox)")
     router = Router.from_settings(settings, storage, environ={})
@@ -336,7 +339,9 @@ def _demo_gold_and_routing(root: Path, settings: Settings, storage: LocalStorage
         f"Outbox (what Jira, ServiceNow, Slack and Teams would get): "
         f"{storage.describe(settings.outbox_container, '')}\n"
         f"Routing events (for gold_outcomes): "
-        f"{storage.describe(settings.landing_container, 'routing_events')}"
+        f"{storage.describe(settings.landing_container, 'routing_events')}",
+        highlight=False,
+        soft_wrap=True,
     )
     from shared.report import render_report  # matplotlib and DuckDB load only here
 
