@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
-import importlib.util
 import json
 import random
 import shutil
@@ -43,6 +42,8 @@ from pathlib import Path
 import orjson
 import psutil
 import pyarrow.parquet as pq
+
+from shared.local_gold import LOCAL_RUNNER, bundle_module
 
 REPO = Path(__file__).resolve().parents[1]
 FILE_ROWS = 20_000
@@ -74,16 +75,6 @@ OTHER_PHRASES = [
     "gift wrapping option missing at checkout",
     "voice assistant pairing fails every morning",
 ]
-
-
-def _load_gold_local():  # a module loaded by path: databricks/ is not a package
-    path = REPO / "databricks" / "local" / "gold_local.py"
-    spec = importlib.util.spec_from_file_location("gold_local", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["gold_local"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def _iso(stamp: datetime) -> str:
@@ -254,7 +245,7 @@ def _pss(process: psutil.Process) -> int:
 
 def _measure(kind: str, landing: Path, keep: bool) -> None:
     if kind == "spark":
-        result = run(_load_gold_local(), landing, keep)
+        result = run(bundle_module("gold_local", LOCAL_RUNNER), landing, keep)
     else:
         result = naive_theme_volume(landing)
     print(json.dumps(result))
@@ -276,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.measure:
         _measure(args.measure[0], Path(args.measure[1]), args.keep)
         return 0
-    if not _load_gold_local().java_available():
+    if not bundle_module("gold_local", LOCAL_RUNNER).java_available():
         print("Java 17 is needed to run Spark", file=sys.stderr)
         return 1
     results = []

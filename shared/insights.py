@@ -21,6 +21,7 @@ from shared.models import SCHEMA_VERSION, AwareDatetime
 
 EXPORTS_PREFIX = "insights"
 Severity = Literal["low", "medium", "high", "critical"]
+KEY_FIELDS = ("theme", "product", "segment", "window_start", "window_end")
 
 
 class EvidenceQuote(BaseModel):
@@ -73,18 +74,15 @@ class Insight(BaseModel):
             return 0.0
         return self.velocity
 
+    def key_fields(self) -> dict[str, str | date]:
+        """What :attr:`insight_key` hashes, for records that must say what the key stands for."""
+        return {name: getattr(self, name) for name in KEY_FIELDS}
+
     @property
     def insight_key(self) -> str:
         """Stable across exports of the same insight: theme × product × segment × window."""
-        raw = "\x1f".join(
-            (
-                self.theme,
-                self.product,
-                self.segment,
-                self.window_start.isoformat(),
-                self.window_end.isoformat(),
-            )
-        )
+        # str() of a date is its ISO form, as Gold's sha2 over the same fields writes it.
+        raw = "\x1f".join(str(value) for value in self.key_fields().values())
         return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 

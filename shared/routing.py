@@ -361,11 +361,7 @@ class RoutingState(BaseModel):
     def new(cls, insight: Insight, run_id: str, now: datetime) -> RoutingState:
         return cls(
             insight_key=insight.insight_key,
-            theme=insight.theme,
-            product=insight.product,
-            segment=insight.segment,
-            window_start=insight.window_start,
-            window_end=insight.window_end,
+            **insight.key_fields(),
             first_run_id=run_id,
             last_run_id=run_id,
             updated_at=now,
@@ -474,16 +470,6 @@ class RoutingLedger:
 
 
 # ------------------------------------------------------------------ events and review
-
-
-def _insight_identity(insight: Insight) -> dict[str, Any]:
-    return {
-        "theme": insight.theme,
-        "product": insight.product,
-        "segment": insight.segment,
-        "window_start": insight.window_start,
-        "window_end": insight.window_end,
-    }
 
 
 def event_id(*parts: str) -> str:
@@ -831,7 +817,7 @@ class Router:
         event = RoutingActionEvent(
             event_id=event_id(insight.insight_key, kind, action, *ident),
             insight_key=insight.insight_key,
-            **_insight_identity(insight),
+            **insight.key_fields(),
             destination=kind,
             action=action,
             sink=sink_name,
@@ -893,7 +879,7 @@ class Router:
             RoutingActionEvent(
                 event_id=event_id(insight.insight_key, "review"),
                 insight_key=insight.insight_key,
-                **_insight_identity(insight),
+                **insight.key_fields(),
                 destination="review",
                 action="review",
                 sink="landing",

@@ -13,9 +13,7 @@ window is W0-W3, the previous one W4-W7, and the alert baseline W1-W8.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -26,26 +24,17 @@ import pytest
 
 from shared.callbacks import RoutingEvent
 from shared.insights import Insight, InsightExport
+from shared.local_gold import EXPORT_TASK, LOCAL_RUNNER, bundle_module
 from shared.routing import RoutingActionEvent
 from shared.routing import event_id as routing_event_id
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _load(name: str, path: Path) -> Any:
-    """Import a module of the Databricks bundle by path (databricks/ is not a package)."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-gold_local = _load("gold_local", REPO / "databricks" / "local" / "gold_local.py")
-PACKAGE = REPO / "databricks" / "src" / "insightloop_gold"
-export_insights = _load("export_insights", PACKAGE / "export_insights.py")
-settings = _load("insightloop_gold_settings", PACKAGE / "settings.py")
+# databricks/ is not a package: its modules load by path, as the CLI loads them.
+gold_local = bundle_module("gold_local", LOCAL_RUNNER)
+export_insights = bundle_module("export_insights", EXPORT_TASK)
+settings = bundle_module("insightloop_gold_settings", EXPORT_TASK.with_name("settings.py"))
 
 
 W0 = date(2026, 2, 23)

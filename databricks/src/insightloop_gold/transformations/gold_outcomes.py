@@ -170,15 +170,7 @@ def gold_outcomes() -> DataFrame:
     nps_before = _nps("_pro_before", "_det_before", "_scored_before")
     nps_after = _nps("_pro_after", "_det_after", "_scored_after")
     return measured.select(
-        "insight_key",
-        *KEY,
-        "owner",
-        "destination",
-        "external_id",
-        "external_url",
-        "routed_at",
-        "triaged_at",
-        "resolved_at",
+        *(column for column in ROUTED_COLUMNS if column not in ("_last_decision", "as_of")),
         status.alias("status"),
         _hours("routed_at", "triaged_at").alias("hours_to_triage"),
         _hours("routed_at", "resolved_at").alias("hours_to_resolution"),
