@@ -33,11 +33,11 @@ from shared.enrich import PII_CONFIG, Enrichment
 from shared.errors import InsightloopError, PermanentInputError
 from shared.evaluation.command import add_eval_parser
 from shared.inbox import split_inbox_path
+from shared.jsonl import json_objects
 from shared.local_gold import LocalGoldError, java_available, print_top_gold, run_local_gold
 from shared.masking import get_masker, mask_jsonl
 from shared.models import IngestReport, make_record_id
 from shared.overrides import record_overrides
-from shared.parsing import json_objects
 from shared.pipeline import EventMessage, IngestPipeline
 from shared.routing import Router, route_export
 from shared.settings import PROJECT_ROOT, Settings, get_settings

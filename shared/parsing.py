@@ -15,14 +15,14 @@ import gzip
 import io
 import re
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import ijson
 import orjson
 
-from shared.errors import PermanentInputError, UnreadableFileError
+from shared.errors import UnreadableFileError
 from shared.sources import SourceMapping
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -633,21 +633,3 @@ def _read_jsonl(
             )
     if index == 0:
         raise UnreadableFileError("no records: the file has only blank lines")
-
-
-def json_objects(lines: Iterable[bytes | str]) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) per JSON line of a tool's input; blank lines skipped.
-
-    For the ``mask`` and ``classify`` commands: a line that is not a JSON object is a
-    PermanentInputError naming the line (export files go through read_rows instead).
-    """
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            raise PermanentInputError(f"line {number}: not JSON ({exc.msg})") from None
-        if not isinstance(row, dict):
-            raise PermanentInputError(f"line {number}: expected a JSON object")
-        yield number, row
