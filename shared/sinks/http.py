@@ -1,0 +1,226 @@
+"""Every sink's HTTP client: one retry policy (backoff with jitter, Retry-After, a bounded budget).
+
+Retries: 429 and 5xx (and connection failures) are retried with exponential backoff,
+honouring ``Retry-After``, within a bounded number of attempts and seconds; what is
+left is a :class:`~shared.errors.TransientError` (the destination stays pending). A
+create whose outcome is unknown (a 5xx or a timeout after the request went out) is not
+blindly repeated: the marker lookup runs first. Refused credentials (401/403, Slack
+``invalid_auth``...) are a :class:`~shared.errors.ConfigError`; any other rejection is a
+:class:`~shared.errors.PermanentInputError`. Error messages carry the method, path and
+status only: never a URL (Teams webhook URLs embed a signature) nor feedback text.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from shared.errors import ConfigError, PermanentInputError, TransientError
+from shared.settings import Settings
+
+USER_AGENT = "insightloop-routing/0.1"
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Per operation: at most ``max_attempts`` requests and ``budget_seconds`` of waiting."""
+
+    max_attempts: int = 4
+    budget_seconds: float = 30.0
+    backoff_seconds: float = 0.5
+    max_backoff_seconds: float = 8.0
+
+
+def retry_after_seconds(
+    value: str | None, now: Callable[[], datetime] | None = None
+) -> float | None:
+    """``Retry-After`` as seconds: a number, or an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    current = now() if now else datetime.now(UTC)
+    return max(0.0, (when - current).total_seconds())
+
+
+class RetryBudget:
+    """The attempts and seconds one operation (e.g. find-or-create) may still spend."""
+
+    def __init__(
+        self,
+        policy: RetryPolicy,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.policy = policy
+        self.clock = clock
+        self.sleep = sleep
+        self.deadline = clock() + policy.budget_seconds
+        self.attempts = 1
+
+    def backoff(self) -> float:
+        base = min(
+            self.policy.max_backoff_seconds, self.policy.backoff_seconds * 2 ** (self.attempts - 1)
+        )
+        return base * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not security
+
+    def wait(self, delay: float, why: str) -> None:
+        """Sleep before the next attempt, or raise TransientError when the budget is spent."""
+        if self.attempts >= self.policy.max_attempts:
+            raise TransientError(f"{why}; gave up after {self.attempts} attempts")
+        if self.clock() + delay > self.deadline:
+            raise TransientError(
+                f"{why}; a {delay:.1f}s wait would exceed the {self.policy.budget_seconds:g}s "
+                "retry budget"
+            )
+        self.attempts += 1
+        self.sleep(delay)
+
+
+def _error_detail(response: httpx.Response) -> str:
+    """A short, text-free reason from an error body: field names or an error code."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    if isinstance(body.get("errors"), dict) and body["errors"]:
+        return " (fields: " + ", ".join(sorted(map(str, body["errors"])))[:200] + ")"
+    error = body.get("error")
+    if isinstance(error, str) and re.fullmatch(r"[a-z_]{1,60}", error):
+        return f" ({error})"
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        return f" ({error['message'][:100]})"
+    return ""
+
+
+class HttpSender:
+    """One sink's HTTP client with the retry rules of the module docstring."""
+
+    def __init__(
+        self,
+        name: str,
+        client: httpx.Client,
+        policy: RetryPolicy,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.name = name
+        self.client = client
+        self.policy = policy
+        self.clock = clock
+        self.sleep = sleep
+
+    def budget(self) -> RetryBudget:
+        return RetryBudget(self.policy, self.clock, self.sleep)
+
+    def request(
+        self, method: str, url: str, *, what: str, budget: RetryBudget | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        """Send, retrying 429, 5xx and transport failures (for requests safe to repeat)."""
+        response = self._send(method, url, what, budget or self.budget(), True, kwargs)
+        assert response is not None  # retry_unknown=True never returns None
+        return response
+
+    def attempt(
+        self, method: str, url: str, *, what: str, budget: RetryBudget, **kwargs: Any
+    ) -> httpx.Response | None:
+        """Send a create: None when its outcome is unknown (the caller looks it up first)."""
+        return self._send(method, url, what, budget, False, kwargs)
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        what: str,
+        budget: RetryBudget,
+        retry_unknown: bool,
+        kwargs: dict[str, Any],
+    ) -> httpx.Response | None:
+        label = f"{self.name} {what}"
+        while True:
+            try:
+                response = self.client.request(method, url, **kwargs)
+            except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+                raise ConfigError(f"{label}: the endpoint setting is not a usable URL") from exc
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                # Nothing reached the server: always safe to try again.
+                budget.wait(budget.backoff(), f"{label}: unreachable ({type(exc).__name__})")
+                continue
+            except httpx.TransportError as exc:
+                budget.wait(budget.backoff(), f"{label}: no answer ({type(exc).__name__})")
+                if not retry_unknown:
+                    return None
+                continue
+            status = response.status_code
+            if status < 300:
+                return response
+            if status in (401, 403):
+                raise ConfigError(
+                    f"{label} was refused (HTTP {status}): check the {self.name} credentials "
+                    "and their permissions"
+                )
+            delay = retry_after_seconds(response.headers.get("retry-after"))
+            if status == 429:
+                # A throttled request was not processed: repeating it cannot duplicate.
+                budget.wait(delay if delay is not None else budget.backoff(), f"{label}: HTTP 429")
+                continue
+            if status == 408 or status >= 500:
+                budget.wait(
+                    delay if delay is not None else budget.backoff(), f"{label}: HTTP {status}"
+                )
+                if not retry_unknown:
+                    return None
+                continue
+            raise PermanentInputError(
+                f"{label} was rejected: HTTP {status}{_error_detail(response)}"
+            )
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _json(response: httpx.Response, what: str) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        raise TransientError(f"{what}: the answer is not JSON") from None
+    if not isinstance(body, dict):
+        raise TransientError(f"{what}: the answer is not a JSON object")
+    return body
+
+
+def _client(
+    settings: Settings, headers: Mapping[str, str] | None = None, **kwargs: Any
+) -> httpx.Client:
+    return httpx.Client(
+        timeout=settings.routing_http_timeout_seconds,
+        headers={"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})},
+        follow_redirects=False,
+        **kwargs,
+    )
+
+
+def policy_from_settings(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(
+        max_attempts=settings.routing_max_attempts,
+        budget_seconds=settings.routing_retry_budget_seconds,
+    )
