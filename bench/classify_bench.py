@@ -37,16 +37,16 @@ sys.path.insert(0, str(HERE.parent))
 
 import bpe_openai  # noqa: E402
 
-from shared.classification import model_answer_schema, strict_json_schema  # noqa: E402
-from shared.classifier import MaskedText, batch_messages  # noqa: E402
+from shared.decide.classification import model_answer_schema, strict_json_schema  # noqa: E402
+from shared.decide.classifier import MaskedText, batch_messages  # noqa: E402
+from shared.decide.local_classifier import LocalClassifier  # noqa: E402
+from shared.decide.prompts import build_messages, get_prompt_version, load_manifest  # noqa: E402
+from shared.decide.taxonomy import get_taxonomy  # noqa: E402
 from shared.evaluation.harness import load_prices  # noqa: E402
-from shared.local_classifier import LocalClassifier  # noqa: E402
+from shared.ingest.parsing import ParsedRow, read_rows  # noqa: E402
+from shared.ingest.sources import RecordMapper, load_mappings  # noqa: E402
 from shared.models import make_record_id  # noqa: E402
-from shared.parsing import ParsedRow, read_rows  # noqa: E402
-from shared.prompts import build_messages, get_prompt_version, load_manifest  # noqa: E402
 from shared.settings import PROJECT_ROOT  # noqa: E402
-from shared.sources import RecordMapper, load_mappings  # noqa: E402
-from shared.taxonomy import get_taxonomy  # noqa: E402
 
 PROMPTS = PROJECT_ROOT / "prompts"
 FRAMING_TOKENS_PER_MESSAGE = 3
@@ -169,9 +169,9 @@ def accuracy_by_batch_size(sizes: list[int]) -> int:
     """Score the adversarial set per batch size through the real SDK and a loopback server."""
     import tempfile
 
+    from shared.decide.local_classifier import shipped_text_model
     from shared.evaluation.datasets import load_dataset
     from shared.evaluation.harness import CandidateSpec, Evaluation
-    from shared.local_classifier import shipped_text_model
     from shared.settings import Settings
     from tests.openai_server import OpenAIServer, Reply, batch_records
 

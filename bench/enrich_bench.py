@@ -23,10 +23,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from shared.enrich import Enrichment  # noqa: E402
-from shared.parsing import ParsedRow, read_rows  # noqa: E402
+from shared.enrich.enrichment import Enrichment  # noqa: E402
+from shared.ingest.parsing import ParsedRow, read_rows  # noqa: E402
+from shared.ingest.sources import RecordMapper, load_mappings  # noqa: E402
 from shared.settings import Settings  # noqa: E402
-from shared.sources import RecordMapper, load_mappings  # noqa: E402
 from shared.storage import LocalStorage  # noqa: E402
 
 WARM_UP = 50

@@ -43,7 +43,7 @@ import orjson
 import psutil
 import pyarrow.parquet as pq
 
-from shared.local_gold import LOCAL_RUNNER, bundle_module
+from shared.gold.local import LOCAL_RUNNER, bundle_module
 
 REPO = Path(__file__).resolve().parents[1]
 FILE_ROWS = 20_000

@@ -509,10 +509,10 @@ def stages_main(args: argparse.Namespace) -> int:
     import hashlib
 
     from shared.errors import RowError
-    from shared.parsing import ParsedRow, read_rows
+    from shared.ingest.parsing import ParsedRow, read_rows
+    from shared.ingest.sources import RecordMapper, load_mappings
     from shared.pipeline import IngestPipeline
     from shared.settings import Settings
-    from shared.sources import RecordMapper, load_mappings
     from shared.storage import LocalStorage
 
     pinned = _pin(args.cpu)

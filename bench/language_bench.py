@@ -71,8 +71,8 @@ def worker(mode: str, eval_dir: Path, count: int) -> dict:
     """Measure one accuracy mode in this (fresh) process."""
     import psutil
 
-    from shared.language import LanguageDetector, _lingua_detector, get_language_detector
-    from shared.quality import load_quality_config
+    from shared.enrich.language import LanguageDetector, _lingua_detector, get_language_detector
+    from shared.enrich.quality import load_quality_config
 
     process = psutil.Process()
     texts = load_texts(eval_dir, count)

@@ -1,6 +1,6 @@
 """PII masking benchmark: leak rate, recall and precision, over-masking, throughput.
 
-Compares ``shared.masking`` (the configured masker, batch path) with *naive* Presidio: a
+Compares ``shared.enrich.masking`` (the configured masker, batch path) with *naive* Presidio: a
 plain ``AnalyzerEngine`` over the same spaCy model (all default recognizers, every entity,
 default NER mapping), one ``analyze`` + ``AnonymizerEngine.anonymize`` per record. The
 naive engine's email recognizer is made offline too, so neither side touches the network.
@@ -47,7 +47,7 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from shared.masking import PiiMasker, load_pii_config, model_dir  # noqa: E402
+from shared.enrich.masking import PiiMasker, load_pii_config, model_dir  # noqa: E402
 
 EVAL = ROOT.parent / "shared" / "eval"
 SYNTH = EVAL / "presidio-synth-pii" / "synth_dataset_v2.jsonl"

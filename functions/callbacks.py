@@ -1,6 +1,6 @@
 """Callback triggers: Jira webhooks, Slack interactivity and review decisions over HTTP.
 
-Each route takes the raw body and headers to ``shared.callbacks`` and encodes the result:
+Each route takes the raw body and headers to ``shared.act.callbacks`` and encodes the result:
 202 when accepted (recorded, a duplicate delivery, or ignored), 401 on a bad or stale
 signature, 400 on a malformed body, 413 on an oversized one, 404 for an unknown record,
 503 when a secret is not configured or storage is down (senders retry). Answers carry a
@@ -15,7 +15,12 @@ from collections.abc import Callable
 import azure.functions as func
 import orjson
 
-from shared.callbacks import CallbackOutcome, CallbackRefusedError, CallbackService, get_callbacks
+from shared.act.callbacks import (
+    CallbackOutcome,
+    CallbackRefusedError,
+    CallbackService,
+    get_callbacks,
+)
 from shared.errors import ConfigError, TransientError
 from shared.telemetry import record_callback
 

@@ -13,8 +13,8 @@ import logging
 
 import azure.functions as func
 
+from shared.act.routing import route_export
 from shared.errors import ConfigError, TransientError
-from shared.routing import route_export
 from shared.telemetry import record_routing
 
 bp = func.Blueprint()

@@ -27,22 +27,22 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from shared.classifier import MaskedText
-from shared.decide import classifier_from_settings, mask_for_classification, rescan_evidence
-from shared.enrich import PII_CONFIG, Enrichment
+from shared.act.routing import Router, route_export
+from shared.decide.classifier import MaskedText
+from shared.decide.factory import classifier_from_settings, mask_for_classification, rescan_evidence
+from shared.decide.overrides import record_overrides
+from shared.decide.taxonomy import get_taxonomy
+from shared.enrich.enrichment import PII_CONFIG, Enrichment
+from shared.enrich.masking import get_masker, mask_jsonl
 from shared.errors import InsightloopError, PermanentInputError
 from shared.evaluation.command import add_eval_parser
-from shared.inbox import split_inbox_path
+from shared.gold.local import LocalGoldError, java_available, print_top_gold, run_local_gold
+from shared.ingest.inbox import split_inbox_path
 from shared.jsonl import json_objects
-from shared.local_gold import LocalGoldError, java_available, print_top_gold, run_local_gold
-from shared.masking import get_masker, mask_jsonl
 from shared.models import IngestReport, make_record_id
-from shared.overrides import record_overrides
 from shared.pipeline import EventMessage, IngestPipeline
-from shared.routing import Router, route_export
 from shared.settings import PROJECT_ROOT, Settings, get_settings
 from shared.storage import LocalStorage, ObjectStorage, storage_from_settings
-from shared.taxonomy import get_taxonomy
 
 SAMPLES_DIR = PROJECT_ROOT / "samples"
 MESSAGE_BATCH = 50  # matches host.json serviceBus.maxMessageBatchSize

@@ -1,6 +1,6 @@
 """The JSON Lines reader of the tools' own inputs (``mask``, ``classify``): one object a line.
 
-Export files go through :func:`shared.parsing.read_rows` instead (bounded, quarantining).
+Export files go through :func:`shared.ingest.parsing.read_rows` instead (bounded, quarantining).
 """
 
 from __future__ import annotations

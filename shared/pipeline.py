@@ -19,17 +19,17 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from shared.classifier import MaskedText
-from shared.decide import classifier_from_settings, rescan_evidence
-from shared.enrich import Enrichment
+from shared.decide.classifier import MaskedText
+from shared.decide.factory import classifier_from_settings, rescan_evidence
+from shared.enrich.enrichment import Enrichment
+from shared.enrich.quality import BatchProfile, QualityLog
 from shared.errors import RowError, UnknownSourceError, UnreadableFileError
+from shared.ingest.ledger import IdempotencyLedger, RecordKey
+from shared.ingest.parsing import BadRow, CountingReader, ParsedRow, read_rows
+from shared.ingest.sources import RecordMapper, SourceMapping, load_mappings, resolve_mapping
 from shared.landing import LandingWriter, Quarantine
-from shared.ledger import IdempotencyLedger, RecordKey
 from shared.models import IngestReport
-from shared.parsing import BadRow, CountingReader, ParsedRow, read_rows
-from shared.quality import BatchProfile, QualityLog
 from shared.settings import Settings, get_settings
-from shared.sources import RecordMapper, SourceMapping, load_mappings, resolve_mapping
 from shared.storage import ObjectStorage, storage_from_settings
 from shared.telemetry import record_model_calls, record_quality_gate
 
@@ -145,7 +145,7 @@ class _Run:
     def flush(self) -> None:
         """Land the open batch: drop ids already landed, enrich, commit, claim later.
 
-        Ids are claimed after their landing file commits (see ``shared.ledger``), in
+        Ids are claimed after their landing file commits (see ``shared.ingest.ledger``), in
         rounds of INSIGHTLOOP_LEDGER_CLAIM_EVERY_RECORDS, so a shard is rewritten once
         per round instead of once per landing file. Until then ``_unclaimed`` stops a
         later batch of the same run from landing them again.

@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from opentelemetry.metrics import Meter, MeterProvider
 
+    from shared.act.routing import RoutingReport
+    from shared.enrich.quality import GateResult
     from shared.models import IngestReport
-    from shared.quality import GateResult
-    from shared.routing import RoutingReport
 
 __all__ = [
     "CONNECTION_STRING_ENV",
@@ -67,7 +67,7 @@ _INSTRUMENTATIONS = (
 
 
 class ModelCall(Protocol):
-    """What ``record_model_call`` reads; ``shared.classifier.CallRecord`` has these fields."""
+    """What ``record_model_call`` reads (the fields of ``shared.decide.classifier.CallRecord``)."""
 
     prompt_version: str
     model: str

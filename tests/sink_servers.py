@@ -1,7 +1,7 @@
 """Loopback servers that speak the parts of Jira, ServiceNow, Slack and Teams routing uses.
 
 Real HTTP on 127.0.0.1 (port 0), one server per service, for ``httpx`` in
-``shared/sinks.py``. Each server checks credentials the way the service does, validates
+``shared/act/sinks/``. Each server checks credentials the way the service does, validates
 the payload shape it would reject (Atlassian Document Format, Block Kit limits, an
 Adaptive Card attachment), keeps what was created, and records every request. Tests
 can queue replies per route (a 429 with Retry-After, a 500...) or make a route fail

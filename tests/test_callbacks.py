@@ -1,7 +1,7 @@
 """Callbacks: Jira webhooks, Slack actions and review decisions, called like the worker does.
 
 Requests carry raw bodies and headers signed the way Jira and Slack sign them (computed
-here, independently of ``shared.callbacks``); events land in a LocalStorage.
+here, independently of ``shared.act.callbacks``); events land in a LocalStorage.
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ import orjson
 import pytest
 
 from functions import callbacks
-from shared.callbacks import (
+from shared.act.callbacks import (
     CallbackRefusedError,
     CallbackService,
     get_callbacks,
     slack_action_name,
     verify_timestamped_signature,
 )
-from shared.classification import Classification, ThemeClaim
+from shared.decide.classification import Classification, ThemeClaim
 from shared.errors import TransientError
 from shared.models import FeedbackRecord
 from shared.settings import Settings, get_settings

@@ -9,17 +9,17 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from shared.classification import (
+from shared.decide.classification import (
     AnsweredRecord,
     Classification,
     model_answer_schema,
     strict_json_schema,
 )
+from shared.decide.guardrails import apply_guardrails, locate_evidence, match_batch_ids
+from shared.decide.rules import RuleClassifier
+from shared.decide.taxonomy import get_taxonomy, load_taxonomy
 from shared.errors import ConfigError
-from shared.guardrails import apply_guardrails, locate_evidence, match_batch_ids
-from shared.rules import RuleClassifier
 from shared.settings import PROJECT_ROOT
-from shared.taxonomy import get_taxonomy, load_taxonomy
 
 TAXONOMY = get_taxonomy(PROJECT_ROOT / "prompts")
 RULES = RuleClassifier(TAXONOMY)
@@ -320,8 +320,8 @@ def test_batch_answers_must_echo_exactly_the_ids_sent() -> None:
 
 
 def test_evidence_is_rescanned_for_pii_before_it_lands() -> None:
-    from shared.decide import rescan_evidence
-    from shared.masking import get_masker
+    from shared.decide.factory import rescan_evidence
+    from shared.enrich.masking import get_masker
 
     text = "Refund went to jane.doe@example.com, not my card."
     result = guard(

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from shared.classifier import LlmClassifier, MaskedText
+from shared.decide.classifier import LlmClassifier, MaskedText
+from shared.decide.llm import ChatModel
+from shared.decide.prompts import get_prompt_version
+from shared.decide.taxonomy import get_taxonomy
+from shared.enrich.masking import get_masker
 from shared.errors import TransientError
-from shared.llm import ChatModel
-from shared.masking import get_masker
-from shared.prompts import get_prompt_version
 from shared.settings import PROJECT_ROOT
-from shared.taxonomy import get_taxonomy
 from tests.openai_server import OpenAIServer, Reply
 from tests.test_enrich import PII_ROWS
 
@@ -168,7 +168,7 @@ def test_a_canary_candidate_gets_its_share_of_records_by_id(
 ) -> None:
     import shutil
 
-    from shared.decide import CanaryClassifier, classifier_from_settings
+    from shared.decide.factory import CanaryClassifier, classifier_from_settings
     from shared.settings import Settings
 
     config = tmp_path / "prompts"  # type: ignore[operator]
@@ -231,7 +231,7 @@ def test_an_outage_while_classifying_lands_nothing_and_the_retry_lands_all(
 
 
 def test_answers_are_cached_in_storage_across_runs(server: OpenAIServer, tmp_path: Path) -> None:
-    from shared.answer_cache import AnswerCache
+    from shared.decide.answer_cache import AnswerCache
     from shared.storage import LocalStorage
 
     cache = AnswerCache(LocalStorage(tmp_path), "ledger")

@@ -9,8 +9,8 @@ import orjson
 import pytest
 
 from shared.cli import main
+from shared.gold.local import java_available
 from shared.insights import InsightExport
-from shared.local_gold import java_available
 from shared.settings import PROJECT_ROOT, get_settings
 from tests.test_pipeline import event, reviews_csv
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from shared.decide.text_model import TextModel, TrainingExample, clauses
 from shared.errors import ConfigError
 from shared.evaluation.datasets import EvalRecord, load_dataset
 from shared.evaluation.harness import (
@@ -24,7 +25,6 @@ from shared.evaluation.harness import (
 )
 from shared.evaluation.metrics import Prediction, metric, score
 from shared.settings import Settings
-from shared.text_model import TextModel, TrainingExample, clauses
 from tests.openai_server import OpenAIServer, Reply, batch_records
 
 IN_REPO = ("adversarial", "banking77-slice", "mams-acsa-slice")
@@ -349,10 +349,10 @@ def test_compare_gives_a_verdict_per_metric_and_flags_a_regression() -> None:
 @pytest.fixture
 def reference_server() -> Iterator[OpenAIServer]:
     """Answers every batch the way the offline classifier (rules + shipped model) would."""
-    from shared.classifier import MaskedText
-    from shared.local_classifier import LocalClassifier, shipped_text_model
+    from shared.decide.classifier import MaskedText
+    from shared.decide.local_classifier import LocalClassifier, shipped_text_model
+    from shared.decide.taxonomy import get_taxonomy
     from shared.settings import PROJECT_ROOT
-    from shared.taxonomy import get_taxonomy
 
     config = PROJECT_ROOT / "prompts"
     reference = LocalClassifier(get_taxonomy(config), text_model=shipped_text_model(config))

@@ -14,7 +14,7 @@ from pydantic import SecretStr
 
 from functions import gold
 from shared.errors import ConfigError, TransientError
-from shared.gold_jobs import (
+from shared.gold.jobs import (
     AZURE_DATABRICKS_APP_ID,
     GoldJobStart,
     GoldRunRecord,

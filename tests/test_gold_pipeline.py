@@ -22,11 +22,11 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from shared.callbacks import RoutingEvent
+from shared.act.callbacks import RoutingEvent
+from shared.act.routing import RoutingActionEvent
+from shared.act.routing import event_id as routing_event_id
+from shared.gold.local import EXPORT_TASK, LOCAL_RUNNER, bundle_module
 from shared.insights import Insight, InsightExport
-from shared.local_gold import EXPORT_TASK, LOCAL_RUNNER, bundle_module
-from shared.routing import RoutingActionEvent
-from shared.routing import event_id as routing_event_id
 
 REPO = Path(__file__).resolve().parents[1]
 

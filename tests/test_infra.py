@@ -33,10 +33,10 @@ from pydantic import SecretStr
 from tree_sitter import Language, Node, Parser
 
 from shared import telemetry
-from shared.classifier import CallRecord
+from shared.act.routing import RoutingReport
+from shared.decide.classifier import CallRecord
+from shared.enrich.quality import CheckResult, GateResult
 from shared.models import IngestReport
-from shared.quality import CheckResult, GateResult
-from shared.routing import RoutingReport
 from shared.settings import PROJECT_ROOT, Settings
 
 INFRA = PROJECT_ROOT / "infra"

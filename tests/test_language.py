@@ -7,15 +7,15 @@ import sys
 
 import pytest
 
-from shared.errors import ConfigError
-from shared.language import (
+from shared.enrich.language import (
     UNKNOWN,
     LanguageConfig,
     LanguageDetector,
     LanguageGuess,
     get_language_detector,
 )
-from shared.quality import load_quality_config
+from shared.enrich.quality import load_quality_config
+from shared.errors import ConfigError
 from shared.settings import PROJECT_ROOT
 
 MIN_CONFIDENCE = 0.7
@@ -192,7 +192,7 @@ def test_detector_factory_is_cached_per_config() -> None:
 
 def test_importing_the_modules_loads_no_models() -> None:
     code = (
-        "import sys, shared.language, shared.quality; "
+        "import sys, shared.enrich.language, shared.enrich.quality; "
         "assert 'lingua' not in sys.modules, 'lingua imported at import time'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=PROJECT_ROOT)

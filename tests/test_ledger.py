@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.ledger import IdempotencyLedger
+from shared.ingest.ledger import IdempotencyLedger
 from shared.models import make_record_id
 from shared.settings import Settings
 from shared.storage import BlobStorage, LocalStorage, ObjectStorage

@@ -7,13 +7,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared.classification import model_answer_schema, strict_json_schema
+from shared.decide.classification import model_answer_schema, strict_json_schema
+from shared.decide.guardrails import match_batch_ids
+from shared.decide.llm import ChatModel
+from shared.decide.prompts import build_messages, get_prompt_version
+from shared.decide.taxonomy import get_taxonomy
 from shared.errors import ConfigError, ModelAnswerError, TransientError
-from shared.guardrails import match_batch_ids
-from shared.llm import ChatModel
-from shared.prompts import build_messages, get_prompt_version
 from shared.settings import PROJECT_ROOT
-from shared.taxonomy import get_taxonomy
 from tests.openai_server import OpenAIServer, Reply
 
 PROMPTS = PROJECT_ROOT / "prompts"

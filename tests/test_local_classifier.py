@@ -10,11 +10,11 @@ from pathlib import Path
 import orjson
 import pytest
 
-from shared.classifier import MaskedText
 from shared.cli import main
-from shared.local_classifier import LocalClassifier
+from shared.decide.classifier import MaskedText
+from shared.decide.local_classifier import LocalClassifier
+from shared.decide.taxonomy import get_taxonomy
 from shared.settings import PROJECT_ROOT, get_settings
-from shared.taxonomy import get_taxonomy
 from tests.openai_server import OpenAIServer, Reply
 
 LOCAL = LocalClassifier(

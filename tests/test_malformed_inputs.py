@@ -17,10 +17,10 @@ from typing import Any
 import orjson
 import pytest
 
+from shared.ingest.sources import SourceMapping
 from shared.models import FeedbackRecord, IngestReport, QuarantinedRow
 from shared.pipeline import IngestPipeline
 from shared.settings import PROJECT_ROOT, Settings
-from shared.sources import SourceMapping
 from shared.storage import LocalStorage
 
 CSV_MAPPING = SourceMapping(

@@ -12,8 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from shared.errors import ConfigError, PermanentInputError
-from shared.masking import (
+from shared.enrich.masking import (
     PATTERNS_ONLY,
     MaskedGroup,
     PiiMasker,
@@ -22,6 +21,7 @@ from shared.masking import (
     mask_jsonl,
     model_dir,
 )
+from shared.errors import ConfigError, PermanentInputError
 from shared.settings import PROJECT_ROOT
 
 CONFIG_PATH = PROJECT_ROOT / "prompts" / "pii.yaml"

@@ -15,10 +15,10 @@ from typing import Any
 import orjson
 import pytest
 
-import shared.parsing
+import shared.ingest.parsing
 from shared.errors import UnreadableFileError
-from shared.parsing import BadRow, CountingReader, ParsedRow, detect_format, read_rows
-from shared.sources import SourceMapping
+from shared.ingest.parsing import BadRow, CountingReader, ParsedRow, detect_format, read_rows
+from shared.ingest.sources import SourceMapping
 
 LIMIT = 4096
 
@@ -311,7 +311,7 @@ def _reference(text: str, limit: int) -> list[tuple[int, str, tuple[str, ...] | 
 def test_row_cutting_agrees_with_the_csv_module_on_random_input(
     skip_chunk: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(shared.parsing, "SKIP_CHUNK", skip_chunk)
+    monkeypatch.setattr(shared.ingest.parsing, "SKIP_CHUNK", skip_chunk)
     rng = random.Random(20240501 + skip_chunk)
     pieces = ["x", "y z", ",", '"', '""', "\n", "\r\n", "\r", " "]
     weights = [8, 8, 3, 2, 1, 2, 1, 0.3, 1]

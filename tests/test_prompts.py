@@ -8,17 +8,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shared.errors import ConfigError
-from shared.models import make_record_id
-from shared.prompts import (
+from shared.decide.prompts import (
     PromptManifest,
     build_messages,
     get_prompt_version,
     load_manifest,
     load_prompt_version,
 )
+from shared.decide.taxonomy import get_taxonomy
+from shared.errors import ConfigError
+from shared.models import make_record_id
 from shared.settings import PROJECT_ROOT
-from shared.taxonomy import get_taxonomy
 
 PROMPTS = PROJECT_ROOT / "prompts"
 TAXONOMY = get_taxonomy(PROMPTS)

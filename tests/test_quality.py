@@ -13,8 +13,7 @@ from typing import Any
 import orjson
 import pytest
 
-from shared.errors import ConcurrencyConflictError, ConfigError
-from shared.quality import (
+from shared.enrich.quality import (
     LENGTH_BINS,
     BatchProfile,
     BatchProfiler,
@@ -30,6 +29,7 @@ from shared.quality import (
     poisson_lower_tail,
     poisson_upper_tail,
 )
+from shared.errors import ConcurrencyConflictError, ConfigError
 from shared.settings import PROJECT_ROOT
 from shared.storage import LocalStorage, ObjectStorage
 from tests.helpers import IsolatedContainers

@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared.errors import RowError
+from shared.ingest.sources import RecordMapper, SourceMapping
 from shared.models import FeedbackRecord, QuarantineReason
 from shared.pipeline import to_json_line
-from shared.sources import RecordMapper, SourceMapping
 
 CI = os.environ.get("CI") == "true"
 REASONS = set(get_args(QuarantineReason))

@@ -18,9 +18,7 @@ from azure.functions.blob import InputStream
 from pydantic import SecretStr
 
 from functions import routing as routing_functions
-from shared.errors import ConfigError, TransientError
-from shared.insights import EvidenceQuote, Insight, InsightExport
-from shared.routing import (
+from shared.act.routing import (
     Router,
     RoutingConfig,
     RoutingState,
@@ -28,11 +26,13 @@ from shared.routing import (
     get_routing_config,
     load_routing_config,
 )
+from shared.act.sinks import retry_after_seconds
+from shared.act.synthesis import Synthesizer, extractive_summary
+from shared.decide.taxonomy import get_taxonomy
+from shared.errors import ConfigError, TransientError
+from shared.insights import EvidenceQuote, Insight, InsightExport
 from shared.settings import PROJECT_ROOT, Settings, get_settings
-from shared.sinks import retry_after_seconds
 from shared.storage import LocalStorage
-from shared.synthesis import Synthesizer, extractive_summary
-from shared.taxonomy import get_taxonomy
 from tests.openai_server import OpenAIServer
 from tests.openai_server import Reply as ModelReply
 from tests.sink_servers import (
@@ -368,7 +368,7 @@ def model_server() -> Iterator[OpenAIServer]:
 
 
 def llm_synthesizer(server: OpenAIServer) -> Synthesizer:
-    from shared.llm import ChatModel
+    from shared.decide.llm import ChatModel
 
     model = ChatModel.openai_compatible(
         base_url=f"{server.url}/v1", model="test-model", max_retries=0, timeout=5
@@ -910,8 +910,8 @@ def test_the_blob_trigger_raises_while_another_invocation_holds_an_insight(
 def test_cli_route_sends_an_export_to_the_outbox_and_a_rerun_creates_nothing_new(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    from shared.act.routing import get_router
     from shared.cli import main
-    from shared.routing import get_router
     from shared.settings import get_settings
 
     root = tmp_path / "storage"

@@ -12,9 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from shared.errors import ConfigError, PermanentInputError, RowError, UnknownSourceError
-from shared.models import FeedbackRecord
-from shared.settings import PROJECT_ROOT
-from shared.sources import (
+from shared.ingest.sources import (
     MAPPABLE_FIELDS,
     RecordMapper,
     SourceMapping,
@@ -23,6 +21,8 @@ from shared.sources import (
     parse_timestamp,
     resolve_mapping,
 )
+from shared.models import FeedbackRecord
+from shared.settings import PROJECT_ROOT
 
 SHIPPED = sorted((PROJECT_ROOT / "prompts" / "sources").glob("*.yaml"))
 RECEIVED = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from shared.decide.taxonomy import FALLBACK_THEME, Taxonomy
 from shared.evaluation.datasets import EvalRecord
 from shared.evaluation.metrics import Prediction
-from shared.taxonomy import FALLBACK_THEME, Taxonomy
 
 NAME = "tfidf-logreg"
 

@@ -22,9 +22,7 @@ import orjson
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from shared.errors import ConfigError
-from shared.settings import PROJECT_ROOT
-from shared.taxonomy import (
+from shared.decide.taxonomy import (
     FALLBACK_THEME,
     SENTIMENTS,
     Sentiment,
@@ -34,6 +32,8 @@ from shared.taxonomy import (
     get_taxonomy,
     load_taxonomy,
 )
+from shared.errors import ConfigError
+from shared.settings import PROJECT_ROOT
 
 DATASETS_DIR = PROJECT_ROOT / "eval" / "datasets"
 Split = Literal["train", "val", "test"]

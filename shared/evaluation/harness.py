@@ -25,15 +25,20 @@ from typing import Any
 import orjson
 import yaml
 
-from shared.answer_cache import AnswerCache
-from shared.classifier import ClassifyOutcome, LlmClassifier, MaskedText
-from shared.decide import (
+from shared.decide.answer_cache import AnswerCache
+from shared.decide.classifier import ClassifyOutcome, LlmClassifier, MaskedText
+from shared.decide.factory import (
     Classifier,
     chat_model_from_settings,
     mask_for_classification,
     rescan_evidence,
 )
-from shared.enrich import PII_CONFIG
+from shared.decide.local_classifier import LocalClassifier, shipped_text_model
+from shared.decide.prompts import PROMPT_NAME, PromptVersion, load_manifest, load_prompt_version
+from shared.decide.taxonomy import FALLBACK_THEME, Taxonomy, get_taxonomy
+from shared.decide.text_model import TextModel, TrainingExample
+from shared.enrich.enrichment import PII_CONFIG
+from shared.enrich.masking import PiiMasker, get_masker
 from shared.errors import ConfigError
 from shared.evaluation.baseline import TfidfBaseline
 from shared.evaluation.datasets import Dataset, EvalRecord
@@ -46,14 +51,9 @@ from shared.evaluation.metrics import (
     metric,
     score,
 )
-from shared.local_classifier import LocalClassifier, shipped_text_model
-from shared.masking import PiiMasker, get_masker
 from shared.models import make_record_id
-from shared.prompts import PROMPT_NAME, PromptVersion, load_manifest, load_prompt_version
 from shared.settings import PROJECT_ROOT, Settings
 from shared.storage import LocalStorage
-from shared.taxonomy import FALLBACK_THEME, Taxonomy, get_taxonomy
-from shared.text_model import TextModel, TrainingExample
 
 logger = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.classification import Classification
+from shared.decide.classification import Classification
+from shared.decide.taxonomy import FALLBACK_THEME, SENTIMENTS
 from shared.evaluation.datasets import EvalRecord
-from shared.taxonomy import FALLBACK_THEME, SENTIMENTS
 
 CONFUSED_PAIRS_SHOWN = 10
 

@@ -1,9 +1,10 @@
 """The landing contracts as Spark schemas: one explicit schema per landed dataset.
 
 They mirror the pydantic models the function app writes (``shared/models.py``,
-``shared/classification.py``, ``shared/quality.py``, ``shared/overrides.py``). Reading
-with an explicit schema keeps Bronze types stable whichever file arrives first; fields
-a newer writer adds are kept in the rescued-data column instead of being lost.
+``shared/decide/classification.py``, ``shared/enrich/quality/``,
+``shared/decide/overrides.py``). Reading with an explicit schema keeps Bronze types
+stable whichever file arrives first; fields a newer writer adds are kept in the
+rescued-data column instead of being lost.
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ CLASSIFICATION = _struct(
     ("classified_at", TimestampType()),
 )
 
-# Two kinds of rows share the audit folder: one per model call (``shared.classifier.
+# Two kinds of rows share the audit folder: one per model call (``shared.decide.classifier.
 # CallRecord`` plus run_id/batch) and one per human override (kind="human_override",
 # with the classification before and after kept as JSON text).
 AUDIT = _struct(
@@ -142,8 +143,8 @@ QUALITY_EVENT = _struct(
 )
 
 # Two writers share routing_events: the router (kind="routing_action": created, updated,
-# pending, failed, review per destination, shared/routing.py RoutingActionEvent) and the
-# callbacks (kind fix_recorded / insight_decision / review_decision, shared/callbacks.py
+# pending, failed, review per destination, shared/act/routing/ RoutingActionEvent) and the
+# callbacks (kind fix_recorded / insight_decision / review_decision, shared/act/callbacks/
 # RoutingEvent). This is the union of both; each row fills its own subset.
 ROUTING_EVENT = _struct(
     ("schema_version", _TEXT),

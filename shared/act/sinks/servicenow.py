@@ -1,0 +1,103 @@
+"""ServiceNow Table API: an incident, a work note on update."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from shared.act.sinks.content import TicketContent, plain_text, ticket_title
+from shared.act.sinks.delivery import Delivery
+from shared.act.sinks.http import HttpSender, RetryBudget, RetryPolicy, _client, _json
+from shared.act.sinks.targets import DestinationKind, ServiceNowTarget, marker
+from shared.errors import ConfigError, TransientError
+from shared.settings import Settings
+
+
+def servicenow_incident(content: TicketContent, target: ServiceNowTarget) -> dict[str, Any]:
+    incident: dict[str, Any] = {
+        "short_description": ticket_title(content)[:160],
+        "description": plain_text(content),
+        "assignment_group": target.assignment_group,
+        "urgency": str(target.urgency),
+        "impact": str(target.impact),
+        "correlation_id": marker(content.key),
+        "correlation_display": "insightloop",
+    }
+    if target.category:
+        incident["category"] = target.category
+    return incident
+
+
+class ServiceNowSink:
+    """ServiceNow Table API on ``incident`` with basic auth."""
+
+    kind: DestinationKind = "servicenow"
+    name = "servicenow"
+    table = "/api/now/table/incident"
+
+    def __init__(self, instance_url: str, http: HttpSender) -> None:
+        self.instance_url = instance_url.rstrip("/")
+        self.http = http
+
+    @classmethod
+    def from_settings(cls, settings: Settings, policy: RetryPolicy) -> ServiceNowSink:
+        if not (settings.servicenow_username and settings.servicenow_password):
+            raise ConfigError(
+                "INSIGHTLOOP_SERVICENOW_INSTANCE_URL is set but INSIGHTLOOP_SERVICENOW_USERNAME "
+                "or INSIGHTLOOP_SERVICENOW_PASSWORD is not"
+            )
+        base = (settings.servicenow_instance_url or "").rstrip("/")
+        auth = (settings.servicenow_username, settings.servicenow_password.get_secret_value())
+        client = _client(settings, base_url=base, auth=auth)
+        return cls(base, HttpSender("servicenow", client, policy))
+
+    def create(self, content: TicketContent, target: ServiceNowTarget) -> Delivery:
+        incident = servicenow_incident(content, target)
+        budget = self.http.budget()
+        while True:
+            found = self._find(marker(content.key), budget)
+            if found is not None:
+                return self._delivery(found, adopted=True)
+            response = self.http.attempt(
+                "POST", self.table, what=f"POST {self.table}", budget=budget, json=incident
+            )
+            if response is not None:
+                return self._delivery(_json(response, "servicenow create").get("result") or {})
+
+    def update(
+        self, content: TicketContent, target: ServiceNowTarget, delivered: Delivery
+    ) -> Delivery:
+        sys_id = quote(delivered.ref.get("sys_id", ""), safe="")
+        # A work note is a journal entry: PATCH adds one, it never overwrites history.
+        self.http.request(
+            "PATCH",
+            f"{self.table}/{sys_id}",
+            what=f"PATCH {self.table}/{{sys_id}}",
+            json={"work_notes": plain_text(content, update=True)},
+        )
+        return delivered
+
+    def _find(self, correlation_id: str, budget: RetryBudget) -> dict[str, Any] | None:
+        response = self.http.request(
+            "GET",
+            self.table,
+            what=f"GET {self.table}",
+            budget=budget,
+            params={
+                "sysparm_query": f"correlation_id={correlation_id}",
+                "sysparm_fields": "sys_id,number",
+                "sysparm_limit": "1",
+            },
+        )
+        results = _json(response, "servicenow lookup").get("result") or []
+        return results[0] if results else None
+
+    def _delivery(self, record: dict[str, Any], *, adopted: bool = False) -> Delivery:
+        sys_id = str(record.get("sys_id") or "")
+        if not sys_id:
+            raise TransientError("servicenow create: the answer has no sys_id")
+        url = f"{self.instance_url}/nav_to.do?uri=incident.do%3Fsys_id%3D{sys_id}"
+        return Delivery(str(record.get("number") or sys_id), url, {"sys_id": sys_id}, adopted)
+
+    def close(self) -> None:
+        self.http.close()

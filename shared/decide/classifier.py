@@ -1,0 +1,316 @@
+"""The LLM layer of the decide stage: batches of masked records in, Classifications out.
+
+For each batch: build the messages (cacheable prefix first), ask the model for strict
+structured output, pair the answers with the ids sent, and pass every answer through
+the guardrails. What goes wrong is contained, never dropped:
+
+* an unusable answer (refusal, cut off, not the schema, rejected request) splits the
+  batch in halves and retries each, down to single records;
+* ids the answer left out, repeated or mangled are retried on their own;
+* after the batch's retry budget, the remaining records go to human review with the
+  reason, as a Classification with ``needs_review`` and no themes;
+* an outage (:class:`~shared.errors.TransientError`) propagates: the queue redelivers.
+
+Identical masked texts are classified once per prompt version and model (the cache),
+so a duplicate costs no tokens. Every model call leaves a :class:`CallRecord` for the
+audit trail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from shared.decide.answer_cache import AnswerCache, cache_key
+from shared.decide.classification import AnsweredRecord, Classification, model_answer_schema
+from shared.decide.classification import strict_json_schema as _strict
+from shared.decide.guardrails import apply_guardrails, match_batch_ids
+from shared.decide.llm import ModelReply
+from shared.decide.prompts import PromptVersion, build_messages
+from shared.decide.rules import RuleClassifier
+from shared.decide.taxonomy import Taxonomy
+from shared.errors import ModelAnswerError
+
+logger = logging.getLogger(__name__)
+
+
+class AnswersBatches(Protocol):
+    """What the classifier needs from a model client (``shared.decide.llm.ChatModel``)."""
+
+    model: str
+
+    def answer(
+        self, messages: Sequence[dict[str, str]], schema: dict[str, Any], *, records: int
+    ) -> ModelReply: ...
+
+
+@dataclass(frozen=True, slots=True)
+class MaskedText:
+    """One record to classify: its id and its already masked text."""
+
+    record_id: str
+    text: str
+
+    @property
+    def text_sha256(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass(slots=True)
+class CallRecord:
+    """One model call, for ``landing/audit/``: hashes and counts, never the text."""
+
+    prompt_version: str
+    model: str
+    record_ids: list[str]
+    text_sha256: list[str]
+    attempt: int
+    outcome: str  # "answered" or the ModelAnswerError reason
+    raw_output: str | None = None
+    answered: int = 0
+    invalid_items: list[str] = field(default_factory=list)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    latency_s: float = 0.0
+
+
+@dataclass(slots=True)
+class ClassifyOutcome:
+    classifications: list[Classification] = field(default_factory=list)
+    calls: list[CallRecord] = field(default_factory=list)
+    cache_hits: int = 0
+
+    @property
+    def in_review(self) -> int:
+        return sum(c.needs_review for c in self.classifications)
+
+
+def batch_messages(
+    prompt: PromptVersion, taxonomy: Taxonomy, batch: Sequence[MaskedText]
+) -> tuple[list[dict[str, str]], list[str]]:
+    """The request for a batch, and the batch-local ids ("1", "2", ...) it uses.
+
+    Local ids keep the answer short: a 32-hex record id costs ~20 tokens each way.
+    """
+    local_ids = [str(position) for position in range(1, len(batch) + 1)]
+    records = [(lid, item.text) for lid, item in zip(local_ids, batch, strict=True)]
+    return build_messages(prompt, taxonomy, records), local_ids
+
+
+class LlmClassifier:
+    """Classifies masked texts in batches through a model, with guardrails and retries."""
+
+    def __init__(
+        self,
+        taxonomy: Taxonomy,
+        prompt: PromptVersion,
+        model: AnswersBatches,
+        *,
+        batch_size: int = 10,
+        min_confidence: float = 0.6,
+        retry_budget: int = 4,
+        cache: AnswerCache | None = None,
+        memory_entries: int = 50_000,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        if batch_size < 1 or retry_budget < 0:
+            raise ValueError("batch_size must be >= 1 and retry_budget >= 0")
+        self.taxonomy = taxonomy
+        self.prompt = prompt
+        self.model = model
+        self.batch_size = batch_size
+        self.min_confidence = min_confidence
+        self.retry_budget = retry_budget
+        self.clock = clock
+        self.schema = _strict(model_answer_schema(taxonomy))
+        self.rules = RuleClassifier(taxonomy)
+        self.cache = cache
+        # (text hash, prompt, model) -> classification of that text, record id aside;
+        # least recently used entries go first, so a long-lived worker stays bounded.
+        self._cache: OrderedDict[tuple[str, str, str], Classification] = OrderedDict()
+        self.memory_entries = memory_entries
+
+    def classify(self, items: Sequence[MaskedText]) -> ClassifyOutcome:
+        outcome = ClassifyOutcome()
+        pending: list[MaskedText] = []
+        waiting: dict[str, list[MaskedText]] = {}  # text hash -> later records, same text
+        for item in items:
+            cached = self._recall(item)
+            if cached is not None:
+                outcome.cache_hits += 1
+                outcome.classifications.append(
+                    cached.model_copy(update={"record_id": item.record_id})
+                )
+            elif item.text_sha256 in waiting:
+                outcome.cache_hits += 1
+                waiting[item.text_sha256].append(item)
+            else:
+                waiting[item.text_sha256] = []
+                pending.append(item)
+        firsts = list(pending)
+        if self.cache is not None and pending:
+            pending = self._from_storage(pending, outcome)
+        for start in range(0, len(pending), self.batch_size):
+            batch = pending[start : start + self.batch_size]
+            budget = [self.retry_budget]
+            for result in self._classify_batch(batch, budget, outcome, attempt=1):
+                outcome.classifications.append(result)
+        by_id = {c.record_id: c for c in outcome.classifications}
+        if self.cache is not None:
+            self.cache.put_many(
+                {
+                    self._storage_key(item): by_id[item.record_id]
+                    for item in pending
+                    if not by_id[item.record_id].needs_review
+                }
+            )
+        by_hash = {
+            item.text_sha256: by_id[item.record_id] for item in firsts if item.record_id in by_id
+        }
+        for text_hash, later in waiting.items():
+            for item in later:
+                outcome.classifications.append(
+                    by_hash[text_hash].model_copy(update={"record_id": item.record_id})
+                )
+        return outcome
+
+    # ------------------------------------------------------------ internals
+
+    def _cache_key(self, item: MaskedText) -> tuple[str, str, str]:
+        return item.text_sha256, self.prompt.label, self.model.model
+
+    def _recall(self, item: MaskedText) -> Classification | None:
+        key = self._cache_key(item)
+        found = self._cache.get(key)
+        if found is not None:
+            self._cache.move_to_end(key)
+        return found
+
+    def _remember(self, item: MaskedText, result: Classification) -> None:
+        self._cache[self._cache_key(item)] = result
+        while len(self._cache) > self.memory_entries:
+            self._cache.popitem(last=False)
+
+    def _storage_key(self, item: MaskedText) -> str:
+        return cache_key(item.text_sha256, self.prompt.label, self.model.model)
+
+    def _from_storage(self, items: list[MaskedText], outcome: ClassifyOutcome) -> list[MaskedText]:
+        """Answer what earlier runs classified; returns the items still to ask about."""
+        assert self.cache is not None
+        found = self.cache.get_many(self._storage_key(item) for item in items)
+        missing = []
+        for item in items:
+            cached = found.get(self._storage_key(item))
+            if cached is None:
+                missing.append(item)
+                continue
+            outcome.cache_hits += 1
+            self._remember(item, cached)
+            outcome.classifications.append(cached.model_copy(update={"record_id": item.record_id}))
+        return missing
+
+    def _classify_batch(
+        self,
+        batch: list[MaskedText],
+        budget: list[int],
+        outcome: ClassifyOutcome,
+        *,
+        attempt: int,
+    ) -> list[Classification]:
+        messages, local_ids = batch_messages(self.prompt, self.taxonomy, batch)
+        by_local_id = dict(zip(local_ids, batch, strict=True))
+        call = CallRecord(
+            prompt_version=self.prompt.label,
+            model=self.model.model,
+            record_ids=[item.record_id for item in batch],
+            text_sha256=[item.text_sha256 for item in batch],
+            attempt=attempt,
+            outcome="answered",
+        )
+        outcome.calls.append(call)
+        try:
+            reply = self.model.answer(messages, self.schema, records=len(batch))
+        except ModelAnswerError as exc:
+            call.outcome = exc.reason
+            return self._retry(batch, budget, outcome, attempt, f"model answer {exc}")
+        call.raw_output = reply.raw
+        call.answered = len(reply.answers)
+        call.invalid_items = reply.invalid_items
+        call.prompt_tokens = reply.prompt_tokens
+        call.completion_tokens = reply.completion_tokens
+        call.cached_tokens = reply.cached_tokens
+        call.latency_s = reply.latency_s
+
+        ids = match_batch_ids(local_ids, reply.answers)
+        results = [
+            self._guarded(ids.answers[lid], item)
+            for lid, item in by_local_id.items()
+            if lid in ids.answers
+        ]
+        unanswered = [item for lid, item in by_local_id.items() if lid not in ids.answers]
+        if unanswered:
+            reason = "the model did not answer this id cleanly (missing, repeated or invalid)"
+            results += self._retry(unanswered, budget, outcome, attempt, reason, split=False)
+        return results
+
+    def _retry(
+        self,
+        batch: list[MaskedText],
+        budget: list[int],
+        outcome: ClassifyOutcome,
+        attempt: int,
+        reason: str,
+        *,
+        split: bool = True,
+    ) -> list[Classification]:
+        if budget[0] <= 0:
+            return [self._to_review(item, f"{reason}; retry budget exhausted") for item in batch]
+        budget[0] -= 1
+        middle = len(batch) // 2
+        parts = [batch[:middle], batch[middle:]] if split and len(batch) > 1 else [batch]
+        results: list[Classification] = []
+        for part in parts:
+            results += self._classify_batch(part, budget, outcome, attempt=attempt + 1)
+        return results
+
+    def _guarded(self, answer: AnsweredRecord, item: MaskedText) -> Classification:
+        result = apply_guardrails(
+            answer,
+            record_id=item.record_id,
+            masked_text=item.text,
+            taxonomy=self.taxonomy,
+            method="llm",
+            min_confidence=self.min_confidence,
+            classified_at=self.clock(),
+            prompt_version=self.prompt.label,
+            model=self.model.model,
+        )
+        self._remember(item, result)
+        return result
+
+    def _to_review(self, item: MaskedText, reason: str) -> Classification:
+        """Nothing usable came back: the record waits for a human, with the reason."""
+        return Classification(
+            record_id=item.record_id,
+            themes=[],
+            sentiment="neutral",
+            urgency=self.rules.urgency_level(item.text),
+            recommended_owner=None,
+            confidence=0.0,
+            method="llm",
+            taxonomy_version=self.taxonomy.version,
+            prompt_version=self.prompt.label,
+            model=self.model.model,
+            needs_review=True,
+            review_reasons=[reason],
+            classified_at=self.clock(),
+        )
+
+
+__all__ = ["CallRecord", "ClassifyOutcome", "LlmClassifier", "MaskedText", "batch_messages"]

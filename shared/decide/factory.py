@@ -1,0 +1,163 @@
+"""The decide stage's entry points: a classifier from settings, and masking for it.
+
+One path for the CLI and (later) the Functions handlers: mask the text, then classify
+it with the configured provider (``local`` offline by default, ``openai_compatible`` or
+``azure_openai``) under the active prompt version, or the one asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+from shared.decide.answer_cache import AnswerCache
+from shared.decide.classification import Classification
+from shared.decide.classifier import ClassifyOutcome, LlmClassifier, MaskedText
+from shared.decide.llm import ChatModel
+from shared.decide.local_classifier import LocalClassifier, shipped_text_model
+from shared.decide.prompts import PROMPT_NAME, PromptManifest, get_prompt_version, load_manifest
+from shared.decide.taxonomy import get_taxonomy
+from shared.enrich.masking import PiiMasker
+from shared.settings import Settings
+from shared.storage import ObjectStorage
+
+# A language without a model: the masker runs its pattern recognizers only.
+RESCAN_LANGUAGE = "und"
+
+
+class Classifier(Protocol):
+    model: str
+
+    def classify(self, items: Sequence[MaskedText]) -> ClassifyOutcome: ...
+
+
+class CanaryClassifier:
+    """Routes each record to the active or the candidate prompt version (manifest canary)."""
+
+    def __init__(self, manifest: PromptManifest, by_version: dict[str, Classifier]) -> None:
+        self.manifest = manifest
+        self.by_version = by_version
+        self.model = by_version[manifest.active].model
+
+    def classify(self, items: Sequence[MaskedText]) -> ClassifyOutcome:
+        groups: dict[str, list[MaskedText]] = {}
+        for item in items:
+            groups.setdefault(self.manifest.version_for(item.record_id), []).append(item)
+        outcome = ClassifyOutcome()
+        for version, group in groups.items():
+            part = self.by_version[version].classify(group)
+            outcome.classifications += part.classifications
+            outcome.calls += part.calls
+            outcome.cache_hits += part.cache_hits
+        return outcome
+
+
+def classifier_from_settings(
+    settings: Settings,
+    prompt_version: str | None = None,
+    storage: ObjectStorage | None = None,
+) -> Classifier:
+    """The configured classifier; ``prompt_version`` pins one version (no canary).
+
+    With ``storage``, model answers are cached there across runs (``AnswerCache``).
+    """
+    config_dir = Path(settings.config_dir)
+    taxonomy = get_taxonomy(config_dir)
+    if settings.llm_provider == "local":
+        return LocalClassifier(
+            taxonomy,
+            min_confidence=settings.classify_min_confidence,
+            text_model=shipped_text_model(config_dir),
+        )
+    model = chat_model_from_settings(settings)
+    manifest = load_manifest(config_dir / PROMPT_NAME)
+    versions = [prompt_version] if prompt_version else [manifest.active]
+    if not prompt_version and manifest.candidate and manifest.canary_percent:
+        versions.append(manifest.candidate)
+    by_version: dict[str, Classifier] = {
+        version: LlmClassifier(
+            taxonomy,
+            get_prompt_version(config_dir, version),
+            model,
+            batch_size=settings.classify_batch_size,
+            min_confidence=settings.classify_min_confidence,
+            retry_budget=settings.classify_retry_budget,
+            cache=AnswerCache(storage, settings.ledger_container) if storage else None,
+        )
+        for version in versions
+    }
+    if len(by_version) == 1:
+        return by_version[versions[0]]
+    return CanaryClassifier(manifest, by_version)
+
+
+def chat_model_from_settings(settings: Settings) -> ChatModel:
+    """The configured model endpoint (``openai_compatible`` or ``azure_openai``)."""
+    api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+    if settings.llm_provider == "azure_openai":
+        return ChatModel.azure_openai(
+            endpoint=settings.azure_openai_endpoint or "",
+            deployment=settings.azure_openai_deployment or "",
+            api_version=settings.azure_openai_api_version,
+            api_key=api_key,
+            timeout=settings.llm_timeout_seconds,
+            max_retries=settings.llm_max_retries,
+        )
+    return ChatModel.openai_compatible(
+        base_url=settings.llm_base_url or "",
+        model=settings.llm_model or "",
+        api_key=api_key,
+        timeout=settings.llm_timeout_seconds,
+        max_retries=settings.llm_max_retries,
+    )
+
+
+def mask_for_classification(
+    masker: PiiMasker, texts: Sequence[str], languages: Sequence[str | None] | None = None
+) -> tuple[list[str], int]:
+    """Masked texts (nothing unmasked reaches a model) and how many PII spans were masked."""
+    groups = masker.mask_groups([{"text": text} for text in texts], languages)
+    masked = [group.fields["text"] or "" for group in groups]
+    return masked, sum(len(group.entities) for group in groups)
+
+
+def rescan_evidence(
+    masker: PiiMasker, classifications: Sequence[Classification]
+) -> tuple[list[Classification], int]:
+    """Scan every evidence quote with the pattern recognizers before it lands.
+
+    Quotes are the masked text's own characters, so a model cannot add personal data
+    through them; this catches what the first pass let through in a short span (an
+    e-mail, a phone, a card or id number) and masks it. NER is not re-run (patterns
+    only: cheap enough for every quote). Returns the classifications and the hits.
+    """
+    quotes = [claim.evidence for result in classifications for claim in result.themes]
+    if not quotes:
+        return list(classifications), 0
+    masked = masker.mask_groups(
+        [{"text": quote} for quote in quotes], [RESCAN_LANGUAGE] * len(quotes)
+    )
+    found = iter(masked)
+    hits = 0
+    out: list[Classification] = []
+    for result in classifications:
+        themes = []
+        for claim in result.themes:
+            group = next(found)
+            if group.entities:
+                hits += len(group.entities)
+                claim = claim.model_copy(update={"evidence": group.fields["text"] or ""})
+            themes.append(claim)
+        out.append(result.model_copy(update={"themes": themes}) if themes else result)
+    return out, hits
+
+
+__all__ = [
+    "CanaryClassifier",
+    "Classifier",
+    "chat_model_from_settings",
+    "classifier_from_settings",
+    "mask_for_classification",
+    "rescan_evidence",
+]

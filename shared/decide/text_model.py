@@ -1,0 +1,302 @@
+"""A trainable offline text model for the ``local`` classifier (scikit-learn, CPU).
+
+Word (1-2) and character (2-5) n-gram TF-IDF features feed linear SVMs, calibrated to
+probabilities by cross-validation (Platt scaling), so confidence can send uncertain
+records to review:
+
+* themes: one-vs-rest (multi-label) or one multi-class model when every training record
+  has exactly one label (intents);
+* the feeling about each theme: one model over (text, theme) pairs, with the theme as a
+  feature and VADER's lexicon scores of the text and of its evidence clause;
+* overall sentiment, when the training records carry it, with VADER's scores as features.
+
+Evidence for a theme is the clause of the text the theme model scores highest, so every
+claim can still be quoted ("no evidence, no claim"). Training takes seconds on 10k
+records; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from shared.decide.taxonomy import SENTIMENTS
+
+# Where a text splits into clauses that can carry their own theme (and quote).
+_SPLIT = re.compile(r"(?<=[.!?;\n])\s+|,\s*(?=(?:but|and|although|though|however)\b)", re.I)
+# Below this probability a theme is not claimed, unless it is the best one (every
+# record gets at least one theme; "other" is a theme).
+THEME_THRESHOLD = 0.5
+CALIBRATION_FOLDS = 3
+MIN_EXAMPLES_PER_CLASS = 2
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingExample:
+    text: str
+    themes: tuple[str, ...]
+    sentiment: str | None = None
+    theme_sentiment: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ThemeGuess:
+    theme: str
+    probability: float
+    evidence: str
+    sentiment: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TextGuess:
+    themes: list[ThemeGuess]
+    sentiment: str | None
+    confidence: float | None  # None: no theme model (the rules decide the themes)
+
+
+def clauses(text: str) -> list[tuple[int, int]]:
+    """Spans of the text's clauses (sentences, and "..., but ..." halves), trimmed."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for match in _SPLIT.finditer(text):
+        spans.append((start, match.start()))
+        start = match.end()
+    spans.append((start, len(text)))
+    out = []
+    for begin, end in spans:
+        piece = text[begin:end]
+        stripped = piece.strip()
+        if stripped:
+            offset = begin + piece.index(stripped)
+            out.append((offset, offset + len(stripped)))
+    return out or [(0, len(text))]
+
+
+def _features() -> Any:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import FeatureUnion
+
+    return FeatureUnion(
+        [
+            ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)),
+            (
+                "chars",
+                TfidfVectorizer(
+                    analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2
+                ),
+            ),
+        ]
+    )
+
+
+def _calibrated_svm() -> Any:
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.svm import LinearSVC
+
+    return CalibratedClassifierCV(
+        LinearSVC(C=0.5, random_state=0), cv=CALIBRATION_FOLDS, method="sigmoid", ensemble=False
+    )
+
+
+class _Lexicon:
+    """VADER's scores as a dense feature block (compound, pos, neg, neu)."""
+
+    def __init__(self) -> None:
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+        self._analyzer = SentimentIntensityAnalyzer()
+
+    def scores(self, texts: Sequence[str]) -> np.ndarray:
+        rows = []
+        for text in texts:
+            s = self._analyzer.polarity_scores(text)
+            rows.append((s["compound"], s["pos"], s["neg"], s["neu"]))
+        return np.asarray(rows, dtype=np.float64).reshape(len(texts), 4)
+
+
+class TextModel:
+    """Themes, their feelings and overall sentiment, learned from labelled texts."""
+
+    def __init__(self) -> None:
+        self.features: Any = None
+        self.theme_model: Any = None
+        self.theme_classes: list[str] = []
+        self.single_label = False
+        self.polarity_model: Any = None
+        self.sentiment_model: Any = None
+        self._lexicon: _Lexicon | None = None
+
+    @property
+    def lexicon(self) -> _Lexicon:
+        if self._lexicon is None:
+            self._lexicon = _Lexicon()
+        return self._lexicon
+
+    # ------------------------------------------------------------- training
+
+    def fit(self, examples: Sequence[TrainingExample]) -> TextModel:
+        from sklearn.multiclass import OneVsRestClassifier
+        from sklearn.preprocessing import MultiLabelBinarizer
+
+        if not examples:
+            raise ValueError("nothing to train on")
+        self.features = _features().fit([e.text for e in examples])
+        usable = [e for e in examples if e.themes]
+        x = self.features.transform([e.text for e in usable]) if usable else None
+        counts: dict[str, int] = {}
+        for example in usable:
+            for theme in example.themes:
+                counts[theme] = counts.get(theme, 0) + 1
+        # Calibration needs a few examples of a class in every fold.
+        learnable = {
+            t for t, n in counts.items() if n >= MIN_EXAMPLES_PER_CLASS * CALIBRATION_FOLDS
+        }
+        self.single_label = all(len(e.themes) == 1 for e in usable)
+        if len(learnable) < 2:
+            self.theme_model = None
+        elif self.single_label:
+            keep = [i for i, e in enumerate(usable) if e.themes[0] in learnable]
+            labels = [usable[i].themes[0] for i in keep]
+            self.theme_model = _calibrated_svm().fit(x[keep], labels)
+            self.theme_classes = list(self.theme_model.classes_)
+        else:
+            binarizer = MultiLabelBinarizer(classes=sorted(learnable))
+            y = binarizer.fit_transform([[t for t in e.themes if t in learnable] for e in usable])
+            self.theme_classes = list(binarizer.classes_)
+            self.theme_model = OneVsRestClassifier(_calibrated_svm()).fit(x, y)
+        if x is not None:
+            self._fit_polarity(usable, x)
+        self._fit_sentiment(examples)
+        return self
+
+    def _pair_features(self, x_text: Any, themes: Sequence[str], lexicon: np.ndarray) -> Any:
+        index = {theme: i for i, theme in enumerate(self.theme_classes)}
+        rows = np.arange(len(themes))
+        cols = np.asarray([index.get(t, len(index)) for t in themes])
+        onehot = sparse.csr_matrix(
+            (np.ones(len(themes)), (rows, cols)), shape=(len(themes), len(index) + 1)
+        )
+        return sparse.hstack([x_text, onehot, sparse.csr_matrix(lexicon)]).tocsr()
+
+    def _fit_polarity(self, usable: Sequence[TrainingExample], x: Any) -> None:
+        from sklearn.svm import LinearSVC
+
+        rows, themes, labels = [], [], []
+        for i, example in enumerate(usable):
+            for theme, polarity in example.theme_sentiment:
+                rows.append(i)
+                themes.append(theme)
+                labels.append(polarity)
+        if len(set(labels)) < 2 or self.theme_model is None:
+            return
+        clause_texts = self.best_clauses([usable[i].text for i in rows], themes)
+        lexicon = np.hstack(
+            [
+                self.lexicon.scores([usable[i].text for i in rows]),
+                self.lexicon.scores(clause_texts),
+            ]
+        )
+        pairs = self._pair_features(x[rows], themes, lexicon)
+        self.polarity_model = LinearSVC(C=0.3, random_state=0).fit(pairs, labels)
+
+    def _fit_sentiment(self, examples: Sequence[TrainingExample]) -> None:
+        from sklearn.svm import LinearSVC
+
+        labelled = [e for e in examples if e.sentiment in SENTIMENTS]
+        if len({e.sentiment for e in labelled}) < 2:
+            return
+        texts = [e.text for e in labelled]
+        x = sparse.hstack(
+            [self.features.transform(texts), sparse.csr_matrix(self.lexicon.scores(texts))]
+        ).tocsr()
+        self.sentiment_model = LinearSVC(C=0.3, random_state=0).fit(
+            x, [e.sentiment for e in labelled]
+        )
+
+    # ----------------------------------------------------------- prediction
+
+    def _theme_probabilities(self, x: Any) -> np.ndarray:
+        return np.asarray(self.theme_model.predict_proba(x))
+
+    def best_clauses(self, texts: Sequence[str], themes: Sequence[str]) -> list[str]:
+        """Per (text, theme): the clause that most shows the theme, scored in one batch."""
+        spans = [clauses(text) for text in texts]
+        pieces = [text[b:e] for text, found in zip(texts, spans, strict=True) for b, e in found]
+        known = set(self.theme_classes)
+        many = [len(s) > 1 and t in known for s, t in zip(spans, themes, strict=True)]
+        scores = None
+        if any(many):
+            scores = self._theme_probabilities(self.features.transform(pieces))
+        out, at = [], 0
+        for text, text_spans, theme, split in zip(texts, spans, themes, many, strict=True):
+            if split and scores is not None:
+                column = self.theme_classes.index(theme)
+                best = int(scores[at : at + len(text_spans), column].argmax())
+                out.append(pieces[at + best])
+            else:
+                out.append(pieces[at] if len(text_spans) == 1 else text)
+            at += len(text_spans)
+        return out
+
+    def _picks(self, row: np.ndarray) -> list[tuple[str, float]]:
+        order = np.argsort(-row)
+        if self.single_label:
+            picks = [order[0]]
+        else:
+            picks = [j for j in order if row[j] >= THEME_THRESHOLD] or [order[0]]
+        return [(self.theme_classes[j], float(row[j])) for j in picks]
+
+    def predict(self, texts: Sequence[str]) -> list[TextGuess]:
+        if not texts:
+            return []
+        x = self.features.transform(texts)
+        if self.theme_model is None:
+            chosen: list[list[tuple[str, float]]] = [[] for _ in texts]
+        else:
+            chosen = [self._picks(row) for row in self._theme_probabilities(x)]
+        flat_texts = [texts[i] for i, picks in enumerate(chosen) for _ in picks]
+        flat_quotes = iter(self.best_clauses(flat_texts, [t for picks in chosen for t, _ in picks]))
+        evidence = [[next(flat_quotes) for _ in picks] for picks in chosen]
+        polarity = self._predict_polarity(x, texts, chosen, evidence)
+        sentiments = self._predict_sentiment(x, texts)
+        out = []
+        for i, picks in enumerate(chosen):
+            guesses = [
+                ThemeGuess(theme, p, evidence[i][k], polarity[i][k])
+                for k, (theme, p) in enumerate(picks)
+            ]
+            confidence = guesses[0].probability if guesses else None
+            out.append(TextGuess(guesses, sentiments[i], confidence))
+        return out
+
+    def _predict_polarity(
+        self,
+        x: Any,
+        texts: Sequence[str],
+        chosen: list[list[tuple[str, float]]],
+        evidence: list[list[str]],
+    ) -> list[list[str | None]]:
+        if self.polarity_model is None or not any(chosen):
+            return [[None] * len(picks) for picks in chosen]
+        rows = [i for i, picks in enumerate(chosen) for _ in picks]
+        themes = [theme for picks in chosen for theme, _ in picks]
+        quotes = [quote for quotes in evidence for quote in quotes]
+        lexicon = np.hstack(
+            [self.lexicon.scores([texts[i] for i in rows]), self.lexicon.scores(quotes)]
+        )
+        flat = iter(self.polarity_model.predict(self._pair_features(x[rows], themes, lexicon)))
+        return [[str(next(flat)) for _ in picks] for picks in chosen]
+
+    def _predict_sentiment(self, x: Any, texts: Sequence[str]) -> list[str | None]:
+        if self.sentiment_model is None:
+            return [None] * len(texts)
+        features = sparse.hstack([x, sparse.csr_matrix(self.lexicon.scores(texts))]).tocsr()
+        return [str(label) for label in self.sentiment_model.predict(features)]
+
+
+__all__ = ["TextGuess", "TextModel", "ThemeGuess", "TrainingExample", "clauses"]
