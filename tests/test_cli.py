@@ -12,7 +12,7 @@ from shared.cli import main
 from shared.gold.local import java_available
 from shared.insights import InsightExport
 from shared.settings import PROJECT_ROOT, get_settings
-from tests.test_pipeline import event, reviews_csv
+from tests.ingest.test_pipeline import event, reviews_csv
 
 
 @pytest.fixture(autouse=True)

@@ -19,7 +19,7 @@ from shared.errors import TransientError
 from shared.pipeline import get_pipeline
 from shared.settings import Settings, get_settings
 from shared.storage import BlobStorage
-from tests.test_pipeline import event, landed_rows, reviews_csv
+from tests.ingest.test_pipeline import event, landed_rows, reviews_csv
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from shared.report.queries import LocalWarehouse, load_queries  # noqa: E402
-from tests.test_report import RELEASE, build_warehouse  # noqa: E402
+from tests.report.test_report import RELEASE, build_warehouse  # noqa: E402
 
 
 def _comparable(value: Any) -> Any:

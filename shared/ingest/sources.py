@@ -387,7 +387,7 @@ class RecordMapper:
     dict, already checked against the constraints declared on ``FeedbackRecord`` (read
     from the model, so the two cannot drift) without building a model per row. When a
     value breaks one, the dict is validated by pydantic for the exact message.
-    ``tests/test_sources.py`` checks that both agree on accepted rows and rejections.
+    ``tests/ingest/test_sources.py`` checks that both agree on accepted rows and rejections.
     """
 
     def __init__(

@@ -16,8 +16,8 @@ from shared.decide.taxonomy import get_taxonomy
 from shared.enrich.masking import get_masker
 from shared.errors import TransientError
 from shared.settings import PROJECT_ROOT
+from tests.enrich.test_enrich import PII_ROWS
 from tests.openai_server import OpenAIServer, Reply
-from tests.test_enrich import PII_ROWS
 
 PROMPTS = PROJECT_ROOT / "prompts"
 TAXONOMY = get_taxonomy(PROMPTS)
@@ -203,7 +203,7 @@ def test_an_outage_while_classifying_lands_nothing_and_the_retry_lands_all(
     from shared.pipeline import IngestPipeline
     from shared.settings import Settings
     from shared.storage import LocalStorage
-    from tests.test_enrich import reviews_csv
+    from tests.enrich.test_enrich import reviews_csv
 
     root = tmp_path / "storage"  # type: ignore[operator]
     settings = Settings(

@@ -64,7 +64,7 @@ MAPPINGS = {m.name: m for m in (CSV_MAPPING, COMMA_ONLY, TICKETS)}
 def pipe(local_storage: LocalStorage, settings: Settings) -> IngestPipeline:
     # Parsing and row quarantine in isolation: these synthetic mappings name columns the
     # crafted inputs leave out, which the quality gate would rightly refuse (see
-    # tests/test_enrich.py for the gate and masking on the same pipeline).
+    # tests/enrich/test_enrich.py for the gate and masking on the same pipeline).
     return IngestPipeline(local_storage, settings, mappings=MAPPINGS, enrich=False)
 
 

@@ -21,7 +21,7 @@ import pytest
 
 from shared.report import render_report
 from shared.report.views import VIEWS
-from tests.test_report import RELEASE, build_warehouse
+from tests.report.test_report import RELEASE, build_warehouse
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = (

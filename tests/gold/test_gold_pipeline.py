@@ -28,7 +28,7 @@ from shared.act.routing import event_id as routing_event_id
 from shared.gold.local import EXPORT_TASK, LOCAL_RUNNER, bundle_module
 from shared.insights import Insight, InsightExport
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 # databricks/ is not a package: its modules load by path, as the CLI loads them.

@@ -10,7 +10,7 @@ from shared.cli import main
 from shared.pipeline import IngestPipeline
 from shared.settings import Settings
 from shared.storage import LocalStorage
-from tests.test_enrich import ingest, jsonl, reviews_csv
+from tests.enrich.test_enrich import ingest, jsonl, reviews_csv
 
 TEXTS = [
     "The strap broke after a week.",
