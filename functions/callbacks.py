@@ -15,7 +15,7 @@ from collections.abc import Callable
 import azure.functions as func
 import orjson
 
-from shared.act.callbacks import (
+from shared.act import (
     CallbackOutcome,
     CallbackRefusedError,
     CallbackService,

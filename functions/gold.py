@@ -14,7 +14,7 @@ import logging
 import azure.functions as func
 
 from shared.errors import ConfigError
-from shared.gold.jobs import scheduled_slot, start_gold_job
+from shared.gold import scheduled_slot, start_gold_job
 
 bp = func.Blueprint()
 logger = logging.getLogger(__name__)

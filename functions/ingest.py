@@ -13,7 +13,7 @@ import logging
 import azure.functions as func
 import azurefunctions.extensions.bindings.blob as blob
 
-from shared.ingest.inbox import split_inbox_path
+from shared.ingest import split_inbox_path
 from shared.pipeline import EventMessage, get_pipeline
 from shared.storage import open_blob
 from shared.telemetry import record_ingest

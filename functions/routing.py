@@ -13,7 +13,7 @@ import logging
 
 import azure.functions as func
 
-from shared.act.routing import route_export
+from shared.act import route_export
 from shared.errors import ConfigError, TransientError
 from shared.telemetry import record_routing
 
