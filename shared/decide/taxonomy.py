@@ -12,10 +12,9 @@ import re
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from shared.errors import ConfigError
+from shared.yaml_config import read_yaml_mapping, validated
 
 Sentiment = Literal["positive", "negative", "neutral", "mixed"]
 Urgency = Literal["low", "medium", "high"]
@@ -111,16 +110,8 @@ class Taxonomy(_Section):
 
 
 def load_taxonomy(path: Path) -> Taxonomy:
-    try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read taxonomy {path}: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: a taxonomy is a YAML mapping")
-    try:
-        return Taxonomy.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(f"{path}: invalid taxonomy:\n{exc}") from exc
+    raw = read_yaml_mapping(path, "taxonomy", "a taxonomy is a YAML mapping")
+    return validated(Taxonomy, raw, path, "taxonomy")
 
 
 @functools.cache

@@ -26,8 +26,6 @@ landed again by a retry, which Silver deduplicates.
 from __future__ import annotations
 
 import logging
-import random
-import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
 from datetime import datetime
@@ -38,7 +36,7 @@ import numpy as np
 import orjson
 
 from shared.errors import ConcurrencyConflictError, TransientError
-from shared.storage import ObjectStorage
+from shared.storage import ObjectStorage, wait_after_conflict
 
 logger = logging.getLogger(__name__)
 
@@ -150,7 +148,7 @@ class IdempotencyLedger:
                 )
             except ConcurrencyConflictError:
                 self._forget(path)
-                time.sleep(random.uniform(0, 0.01 * 2**attempt))  # noqa: S311 - jitter only
+                wait_after_conflict(attempt)
                 continue
             self._remember(path, merged, new_etag)
             return new_ids

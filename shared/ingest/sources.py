@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from shared.errors import ConfigError, RowError, UnknownSourceError
 from shared.models import CHANNELS, Channel, FeedbackRecord, make_record_id
+from shared.yaml_config import read_yaml_mapping, validated
 
 # Canonical fields a mapping may fill from the input; record_id/received_at are derived.
 MAPPABLE_FIELDS = (
@@ -143,19 +143,11 @@ class SourceMapping(BaseModel):
 
 
 def load_mapping(path: Path) -> SourceMapping:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read source mapping {path}: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: a source mapping is a YAML mapping")
+    raw = read_yaml_mapping(path, "source mapping", "a source mapping is a YAML mapping")
     raw.setdefault("name", path.stem)
     if raw["name"] != path.stem:
         raise ConfigError(f"{path}: name {raw['name']!r} must equal the file name {path.stem!r}")
-    try:
-        return SourceMapping.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(f"{path}: invalid source mapping:\n{exc}") from exc
+    return validated(SourceMapping, raw, path, "source mapping")
 
 
 @functools.cache

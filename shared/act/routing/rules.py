@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shared.act.sinks import (
@@ -25,6 +24,7 @@ from shared.errors import (
     ConfigError,
 )
 from shared.insights import Insight, Severity
+from shared.yaml_config import read_yaml_mapping
 
 ROUTING_CONFIG = "routing.yaml"
 
@@ -208,12 +208,7 @@ class RouteDecision:
 
 def load_routing_config(path: Path, theme_ids: tuple[str, ...] | None = None) -> RoutingConfig:
     """Read and validate a routing file; rule themes must exist when ``theme_ids`` is given."""
-    try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read routing rules {path}: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: routing rules are a YAML mapping")
+    raw = read_yaml_mapping(path, "routing rules", "routing rules are a YAML mapping")
     try:
         config = RoutingConfig.model_validate(raw)
     except ValidationError as exc:

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 
 from shared.errors import ConfigError, PermanentInputError, TransientError
 from shared.settings import Settings
@@ -217,6 +218,23 @@ def _client(
         follow_redirects=False,
         **kwargs,
     )
+
+
+def basic_auth_sender(
+    name: str,
+    settings: Settings,
+    policy: RetryPolicy,
+    base_url: str | None,
+    user: str | None,
+    secret: SecretStr | None,
+    missing: str,
+) -> tuple[str, HttpSender]:
+    """(base URL, sender) of a sink that signs in with basic auth; ``missing`` when half set."""
+    if not (user and secret):
+        raise ConfigError(missing)
+    base = (base_url or "").rstrip("/")
+    client = _client(settings, base_url=base, auth=(user, secret.get_secret_value()))
+    return base, HttpSender(name, client, policy)
 
 
 def policy_from_settings(settings: Settings) -> RetryPolicy:

@@ -15,9 +15,14 @@ from shared.act.sinks.content import (
     ticket_title,
 )
 from shared.act.sinks.delivery import Delivery
-from shared.act.sinks.http import HttpSender, RetryBudget, RetryPolicy, _client, _json
+from shared.act.sinks.http import (
+    HttpSender,
+    RetryBudget,
+    RetryPolicy,
+    _json,
+    basic_auth_sender,
+)
 from shared.act.sinks.targets import DestinationKind, JiraTarget, marker
-from shared.errors import ConfigError
 from shared.insights import EvidenceQuote
 from shared.settings import Settings
 
@@ -145,14 +150,18 @@ class JiraSink:
 
     @classmethod
     def from_settings(cls, settings: Settings, policy: RetryPolicy) -> JiraSink:
-        if not (settings.jira_email and settings.jira_api_token):
-            raise ConfigError(
+        return cls(
+            *basic_auth_sender(
+                "jira",
+                settings,
+                policy,
+                settings.jira_base_url,
+                settings.jira_email,
+                settings.jira_api_token,
                 "INSIGHTLOOP_JIRA_BASE_URL is set but INSIGHTLOOP_JIRA_EMAIL or "
-                "INSIGHTLOOP_JIRA_API_TOKEN is not"
+                "INSIGHTLOOP_JIRA_API_TOKEN is not",
             )
-        base = (settings.jira_base_url or "").rstrip("/")
-        auth = (settings.jira_email, settings.jira_api_token.get_secret_value())
-        return cls(base, HttpSender("jira", _client(settings, base_url=base, auth=auth), policy))
+        )
 
     def create(self, content: TicketContent, target: JiraTarget) -> Delivery:
         fields = jira_issue_fields(content, target)

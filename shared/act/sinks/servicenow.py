@@ -7,9 +7,15 @@ from urllib.parse import quote
 
 from shared.act.sinks.content import TicketContent, plain_text, ticket_title
 from shared.act.sinks.delivery import Delivery
-from shared.act.sinks.http import HttpSender, RetryBudget, RetryPolicy, _client, _json
+from shared.act.sinks.http import (
+    HttpSender,
+    RetryBudget,
+    RetryPolicy,
+    _json,
+    basic_auth_sender,
+)
 from shared.act.sinks.targets import DestinationKind, ServiceNowTarget, marker
-from shared.errors import ConfigError, TransientError
+from shared.errors import TransientError
 from shared.settings import Settings
 
 
@@ -41,15 +47,18 @@ class ServiceNowSink:
 
     @classmethod
     def from_settings(cls, settings: Settings, policy: RetryPolicy) -> ServiceNowSink:
-        if not (settings.servicenow_username and settings.servicenow_password):
-            raise ConfigError(
+        return cls(
+            *basic_auth_sender(
+                "servicenow",
+                settings,
+                policy,
+                settings.servicenow_instance_url,
+                settings.servicenow_username,
+                settings.servicenow_password,
                 "INSIGHTLOOP_SERVICENOW_INSTANCE_URL is set but INSIGHTLOOP_SERVICENOW_USERNAME "
-                "or INSIGHTLOOP_SERVICENOW_PASSWORD is not"
+                "or INSIGHTLOOP_SERVICENOW_PASSWORD is not",
             )
-        base = (settings.servicenow_instance_url or "").rstrip("/")
-        auth = (settings.servicenow_username, settings.servicenow_password.get_secret_value())
-        client = _client(settings, base_url=base, auth=auth)
-        return cls(base, HttpSender("servicenow", client, policy))
+        )
 
     def create(self, content: TicketContent, target: ServiceNowTarget) -> Delivery:
         incident = servicenow_incident(content, target)

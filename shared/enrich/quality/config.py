@@ -7,11 +7,10 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.enrich.language import LanguageConfig
-from shared.errors import ConfigError
+from shared.yaml_config import read_yaml_mapping, validated
 
 QUALITY_SCHEMA_VERSION = "1.0"
 
@@ -138,16 +137,8 @@ class QualityConfig(_Section):
 
 def load_quality_config(path: Path) -> QualityConfig:
     """Read and validate ``quality.yaml``; any problem is a ConfigError naming the file."""
-    try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read quality config {path}: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: the quality config is a YAML mapping")
-    try:
-        return QualityConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(f"{path}: invalid quality config:\n{exc}") from exc
+    raw = read_yaml_mapping(path, "quality config", "the quality config is a YAML mapping")
+    return validated(QualityConfig, raw, path, "quality config")
 
 
 @functools.cache

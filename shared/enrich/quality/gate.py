@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import random
-import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
@@ -23,7 +21,7 @@ from shared.enrich.quality.checks import (
 from shared.enrich.quality.config import QualityConfig
 from shared.enrich.quality.profile import BatchProfile, BatchProfiler
 from shared.errors import ConcurrencyConflictError, TransientError
-from shared.storage import ObjectStorage
+from shared.storage import ObjectStorage, wait_after_conflict
 
 logger = logging.getLogger(__name__)
 
@@ -165,7 +163,7 @@ class QualityGate:
                     self.container, path, data, if_match=etag, if_none_match=etag is None
                 )
             except ConcurrencyConflictError:
-                time.sleep(random.uniform(0, 0.01 * 2**attempt))  # noqa: S311 - jitter only
+                wait_after_conflict(attempt)
                 continue
             return
         raise TransientError(
