@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from pydantic import SecretStr
@@ -28,6 +28,8 @@ from shared.errors import ConfigError, PermanentInputError, TransientError
 from shared.settings import Settings
 
 USER_AGENT = "insightloop-routing/0.1"
+
+Found = TypeVar("Found")
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +148,22 @@ class HttpSender:
     ) -> httpx.Response | None:
         """Send a create: None when its outcome is unknown (the caller looks it up first)."""
         return self._send(method, url, what, budget, False, kwargs)
+
+    def find_or_create(
+        self, find: Callable[[RetryBudget], Found | None], url: str, *, what: str, **kwargs: Any
+    ) -> tuple[Found | None, httpx.Response | None]:
+        """A create never blindly repeated: before each attempt, look for its marker first.
+
+        (found, None) when an earlier attempt landed it, (None, response) when this one did.
+        """
+        budget = self.budget()
+        while True:
+            found = find(budget)
+            if found is not None:
+                return found, None
+            response = self.attempt("POST", url, what=what, budget=budget, **kwargs)
+            if response is not None:
+                return None, response
 
     def _send(
         self,

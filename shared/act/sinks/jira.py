@@ -164,21 +164,15 @@ class JiraSink:
         )
 
     def create(self, content: TicketContent, target: JiraTarget) -> Delivery:
-        fields = jira_issue_fields(content, target)
-        budget = self.http.budget()
-        while True:
-            found = self._find(marker(content.key), budget)
-            if found is not None:
-                return self._delivery(found, adopted=True)
-            response = self.http.attempt(
-                "POST",
-                "/rest/api/3/issue",
-                what="POST /rest/api/3/issue",
-                budget=budget,
-                json={"fields": fields},
-            )
-            if response is not None:
-                return self._delivery(str(_json(response, "jira create")["key"]))
+        found, response = self.http.find_or_create(
+            lambda budget: self._find(marker(content.key), budget),
+            "/rest/api/3/issue",
+            what="POST /rest/api/3/issue",
+            json={"fields": jira_issue_fields(content, target)},
+        )
+        if found is not None:
+            return self._delivery(found, adopted=True)
+        return self._delivery(str(_json(response, "jira create")["key"]))
 
     def update(self, content: TicketContent, target: JiraTarget, delivered: Delivery) -> Delivery:
         issue = quote(delivered.external_id or "", safe="")

@@ -61,17 +61,15 @@ class ServiceNowSink:
         )
 
     def create(self, content: TicketContent, target: ServiceNowTarget) -> Delivery:
-        incident = servicenow_incident(content, target)
-        budget = self.http.budget()
-        while True:
-            found = self._find(marker(content.key), budget)
-            if found is not None:
-                return self._delivery(found, adopted=True)
-            response = self.http.attempt(
-                "POST", self.table, what=f"POST {self.table}", budget=budget, json=incident
-            )
-            if response is not None:
-                return self._delivery(_json(response, "servicenow create").get("result") or {})
+        found, response = self.http.find_or_create(
+            lambda budget: self._find(marker(content.key), budget),
+            self.table,
+            what=f"POST {self.table}",
+            json=servicenow_incident(content, target),
+        )
+        if found is not None:
+            return self._delivery(found, adopted=True)
+        return self._delivery(_json(response, "servicenow create").get("result") or {})
 
     def update(
         self, content: TicketContent, target: ServiceNowTarget, delivered: Delivery
