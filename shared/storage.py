@@ -13,9 +13,7 @@ import hashlib
 import io
 import logging
 import os
-import random
 import shutil
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -78,11 +76,6 @@ class ObjectStorage(Protocol):
     def describe(self, container: str, path: str) -> str:
         """A human-readable location (file path or URL) for messages."""
         ...
-
-
-def wait_after_conflict(attempt: int) -> None:
-    """Before re-reading an object another writer changed: a short, jittered exponential wait."""
-    time.sleep(random.uniform(0, 0.01 * 2**attempt))  # noqa: S311 - jitter only
 
 
 def _hidden_temp_name(final: Path) -> Path:

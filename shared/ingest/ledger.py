@@ -36,7 +36,8 @@ import numpy as np
 import orjson
 
 from shared.errors import ConcurrencyConflictError, TransientError
-from shared.storage import ObjectStorage, wait_after_conflict
+from shared.retry import wait_after_conflict
+from shared.storage import ObjectStorage
 
 logger = logging.getLogger(__name__)
 

@@ -36,10 +36,7 @@ from shared.act.sinks.delivery import Delivery, Sink
 from shared.act.sinks.http import (
     USER_AGENT,
     HttpSender,
-    RetryBudget,
-    RetryPolicy,
     policy_from_settings,
-    retry_after_seconds,
 )
 from shared.act.sinks.jira import JiraSink, jira_comment, jira_description, jira_issue_fields
 from shared.act.sinks.outbox import OutboxSink, payload_for
@@ -63,6 +60,7 @@ from shared.act.sinks.teams import (
     TeamsSink,
     teams_card,
 )
+from shared.retry import RetryBudget, RetryPolicy, retry_after_seconds
 
 __all__ = [
     "ADAPTIVE_CARD_SCHEMA",

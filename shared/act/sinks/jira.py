@@ -17,13 +17,12 @@ from shared.act.sinks.content import (
 from shared.act.sinks.delivery import Delivery
 from shared.act.sinks.http import (
     HttpSender,
-    RetryBudget,
-    RetryPolicy,
     _json,
     basic_auth_sender,
 )
 from shared.act.sinks.targets import DestinationKind, JiraTarget, marker
 from shared.insights import EvidenceQuote
+from shared.retry import RetryBudget, RetryPolicy
 from shared.settings import Settings
 
 

@@ -9,13 +9,12 @@ from shared.act.sinks.content import TicketContent, plain_text, ticket_title
 from shared.act.sinks.delivery import Delivery
 from shared.act.sinks.http import (
     HttpSender,
-    RetryBudget,
-    RetryPolicy,
     _json,
     basic_auth_sender,
 )
 from shared.act.sinks.targets import DestinationKind, ServiceNowTarget, marker
 from shared.errors import TransientError
+from shared.retry import RetryBudget, RetryPolicy
 from shared.settings import Settings
 
 

@@ -16,10 +16,11 @@ from shared.act.sinks.content import (
     trend_short,
 )
 from shared.act.sinks.delivery import Delivery
-from shared.act.sinks.http import HttpSender, RetryPolicy, _client, _json
+from shared.act.sinks.http import HttpSender, _client, _json
 from shared.act.sinks.targets import DestinationKind, SlackTarget
 from shared.act.synthesis import scope_phrase, theme_label
 from shared.errors import ConfigError, PermanentInputError, TransientError
+from shared.retry import RetryPolicy
 from shared.settings import Settings
 
 SLACK_AUTH_ERRORS = frozenset(

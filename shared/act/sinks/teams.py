@@ -14,10 +14,11 @@ from shared.act.sinks.content import (
     owner_line,
 )
 from shared.act.sinks.delivery import Delivery
-from shared.act.sinks.http import HttpSender, RetryPolicy, _client
+from shared.act.sinks.http import HttpSender, _client
 from shared.act.sinks.targets import DestinationKind, TeamsTarget
 from shared.act.synthesis import scope_phrase, theme_label
 from shared.errors import ConfigError
+from shared.retry import RetryPolicy
 from shared.settings import KEY_VAULT_REFERENCE, Settings
 
 ADAPTIVE_CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"

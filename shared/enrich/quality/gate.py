@@ -21,7 +21,8 @@ from shared.enrich.quality.checks import (
 from shared.enrich.quality.config import QualityConfig
 from shared.enrich.quality.profile import BatchProfile, BatchProfiler
 from shared.errors import ConcurrencyConflictError, TransientError
-from shared.storage import ObjectStorage, wait_after_conflict
+from shared.retry import wait_after_conflict
+from shared.storage import ObjectStorage
 
 logger = logging.getLogger(__name__)
 
