@@ -662,6 +662,10 @@ var insightloopSettings = {
   INSIGHTLOOP_AZURE_OPENAI_ENDPOINT: openAi.outputs.endpoint
   INSIGHTLOOP_AZURE_OPENAI_DEPLOYMENT: openAiDeploymentName
   INSIGHTLOOP_AZURE_OPENAI_API_VERSION: openAiApiVersion
+  // The deployment's quota, shared by every instance (shared/limiter.py); Standard gives 6 RPM per 1,000 TPM.
+  INSIGHTLOOP_LLM_TOKENS_PER_MINUTE: string(openAiDeploymentCapacity * 1000)
+  INSIGHTLOOP_LLM_REQUESTS_PER_MINUTE: string(openAiDeploymentCapacity * 6)
+  INSIGHTLOOP_LLM_QUOTA_INSTANCES: string(maximumInstanceCount)
   INSIGHTLOOP_GOLD_SCHEDULE: goldSchedule
   INSIGHTLOOP_DATABRICKS_AUTH_TYPE: 'azure-msi'
   INSIGHTLOOP_DATABRICKS_AZURE_CLIENT_ID: identity.outputs.clientId

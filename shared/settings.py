@@ -71,6 +71,14 @@ class Settings(BaseSettings):
     classify_batch_size: int = Field(default=25, ge=1, le=100)
     classify_min_confidence: float = Field(default=0.6, ge=0, le=1)
     classify_retry_budget: int = Field(default=4, ge=0, le=50)
+    # The deployment's quota (shared/limiter.py): each instance keeps to its share, the
+    # caps divided by the instances sharing the deployment. Unset: no client-side cap
+    # (the service's 429s and x-ratelimit-remaining-* headers still pace the calls).
+    llm_tokens_per_minute: int | None = Field(default=None, ge=1)
+    llm_requests_per_minute: int | None = Field(default=None, ge=1)
+    llm_quota_instances: int = Field(default=1, ge=1, le=1000)
+    # Model requests in flight per instance; the quota, not this, should be the bound.
+    llm_concurrency: int = Field(default=16, ge=1, le=256)
 
     # Gold: the refresh_gold timer starts the bundle's job (docs/gold.md). Unset until the
     # bundle is deployed; the timer then logs a ConfigError and starts nothing.

@@ -84,6 +84,7 @@ OPTIONAL_IN_AZURE = {
     "INSIGHTLOOP_CLASSIFY_BATCH_SIZE": TUNING + "; host.json sizing assumes the default",
     "INSIGHTLOOP_CLASSIFY_MIN_CONFIDENCE": TUNING,
     "INSIGHTLOOP_CLASSIFY_RETRY_BUDGET": TUNING,
+    "INSIGHTLOOP_LLM_CONCURRENCY": TUNING,
     "INSIGHTLOOP_DATABRICKS_TOKEN": "a PAT for local development; Azure uses the managed identity",
     "INSIGHTLOOP_DATABRICKS_HTTP_TIMEOUT_SECONDS": TUNING,
     "INSIGHTLOOP_DATABRICKS_RETRY_TIMEOUT_SECONDS": TUNING,
@@ -101,6 +102,7 @@ NOT_SECRETS = {
     "APPLICATIONINSIGHTS_CONNECTION_STRING": "ingestion endpoint and instrumentation key, an "
     "identifier: local auth is off, so ingestion needs the identity's Entra token",
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING": "names the identity's client id, no secret",
+    "INSIGHTLOOP_LLM_TOKENS_PER_MINUTE": "the deployment's quota, counted in model tokens",
 }
 
 # local.settings.json.example entries with no Azure counterpart, and the reverse.
