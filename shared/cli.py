@@ -432,6 +432,8 @@ def read_classify_input(lines: Iterable[bytes]) -> Iterator[tuple[Any, str, str 
 def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
     if args.provider:
         settings = Settings(**{**settings.model_dump(), "llm_provider": args.provider})
+    if args.pending:
+        return classify_pending(settings)
     classifier = classifier_from_settings(
         settings, args.prompt_version, storage=storage_from_settings(settings)
     )
@@ -470,6 +472,25 @@ def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
         f"{totals['calls']:,} model call(s), {totals['prompt_tokens']:,} prompt tokens "
         f"({totals['cached_tokens']:,} cached), {totals['completion_tokens']:,} completion tokens, "
         f"{totals['cache_hits']:,} duplicate text(s) answered from cache",
+        highlight=False,
+        soft_wrap=True,
+    )
+    return 0
+
+
+def classify_pending(settings: Settings) -> int:
+    """Resume the classify stage: every work item ingest queued and nobody finished."""
+    from shared.classify_stage import ClassifyStage
+
+    stage = ClassifyStage.from_settings(settings, storage_from_settings(settings))
+    results = stage.run_pending()
+    calls = [call for result in results for call in result.calls]
+    Console(stderr=True).print(
+        f"classified {len(results):,} pending work item(s) with {stage.classifier.model}: "
+        f"{sum(r.records for r in results):,} record(s), "
+        f"{sum(r.classified for r in results):,} classified, "
+        f"{sum(r.in_review for r in results):,} for review; {len(calls):,} model call(s), "
+        f"{sum(r.cache_hits for r in results):,} answered from the cache",
         highlight=False,
         soft_wrap=True,
     )
@@ -671,6 +692,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     classify.add_argument(
         "--chunk", type=int, default=200, help="records masked and classified at a time"
+    )
+    classify.add_argument(
+        "--pending",
+        action="store_true",
+        help="instead: classify the landed records still waiting (work items ingest queued "
+        "that an outage or a crash left unfinished)",
     )
     classify.set_defaults(handler=cmd_classify)
 

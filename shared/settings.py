@@ -79,6 +79,14 @@ class Settings(BaseSettings):
     llm_quota_instances: int = Field(default=1, ge=1, le=1000)
     # Model requests in flight per instance; the quota, not this, should be the bound.
     llm_concurrency: int = Field(default=16, ge=1, le=256)
+    # The classify stage (shared/classify_stage.py): ingest queues work items of this many
+    # landed records on INSIGHTLOOP_CLASSIFY_QUEUE (Service Bus, in the namespace below);
+    # sized so one item ends well inside the queue's lock (tests/test_infra.py).
+    classify_item_records: int = Field(default=100, ge=1, le=10_000)
+    classify_queue: str = "classify"
+    service_bus_namespace: str | None = None  # <name>.servicebus.windows.net
+    # The classify queue's maxDeliveryCount: the last delivery sends failures to review.
+    classify_max_deliveries: int = Field(default=10, ge=1, le=100)
 
     # Gold: the refresh_gold timer starts the bundle's job (docs/gold.md). Unset until the
     # bundle is deployed; the timer then logs a ConfigError and starts nothing.

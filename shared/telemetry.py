@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from opentelemetry.metrics import Meter, MeterProvider
 
+    from shared.classify_stage import StageResult
     from shared.models import IngestReport
     from shared.quality import GateResult
     from shared.routing import RoutingReport
@@ -36,6 +37,7 @@ __all__ = [
     "configure_telemetry",
     "model_call_cost",
     "record_callback",
+    "record_classify_item",
     "record_ingest",
     "record_model_call",
     "record_model_calls",
@@ -92,6 +94,9 @@ class _Instruments:
     model_tokens: Any
     model_cost: Any
     model_latency: Any
+    model_throttled: Any
+    classify_items: Any
+    classify_records: Any
     routing_exports: Any
     routing_insights: Any
     routing_actions: Any
@@ -147,6 +152,22 @@ class _Instruments:
             ),
             model_latency=histogram(
                 "insightloop.model.latency", unit="s", description="one request, SDK retries incl."
+            ),
+            model_throttled=counter(
+                "insightloop.model.throttled",
+                unit="{response}",
+                description="429s from the deployment (its quota, shared by the instances)",
+            ),
+            classify_items=counter(
+                "insightloop.classify.items",
+                unit="{item}",
+                description="classify work items by result: classified, already_done, "
+                "dead_lettered",
+            ),
+            classify_records=counter(
+                "insightloop.classify.records",
+                unit="{record}",
+                description="records of work items by outcome: classified, review",
             ),
             routing_exports=counter(
                 "insightloop.routing.exports", unit="{export}", description="by result"
@@ -425,6 +446,47 @@ def record_model_calls(calls: Iterable[ModelCall]) -> None:
     """``record_model_call`` for each call of a classification outcome."""
     for call in calls:
         record_model_call(call)
+
+
+def record_classify_item(
+    result: StageResult, *, trigger: str, quota: Mapping[str, float] | None = None
+) -> None:
+    """One classify work item: its records by outcome, its model calls, and the quota
+    gauges of the process's model client (in flight, 429s, tokens/minute used vs quota)."""
+    if result.already_done:
+        outcome = "already_done"
+    elif result.dead_lettered:
+        outcome = "dead_lettered"
+    else:
+        outcome = "classified"
+    _log(
+        "classify_item",
+        {
+            "trigger": trigger,
+            "item": result.item_id,
+            "result": outcome,
+            "records": result.records,
+            "classified": result.classified,
+            "review": result.in_review,
+            "cache_hits": result.cache_hits,
+            "model_calls": len(result.calls),
+            **(quota or {}),
+        },
+    )
+    record_model_calls(result.calls)
+    instruments = _active()
+    if instruments is None:
+        return
+    try:
+        instruments.classify_items.add(1, {"trigger": trigger, "result": outcome})
+        for kind, count in (("classified", result.classified), ("review", result.in_review)):
+            if count:
+                instruments.classify_records.add(count, {"trigger": trigger, "outcome": kind})
+        throttled = int((quota or {}).get("throttled_new", 0))
+        if throttled:
+            instruments.model_throttled.add(throttled, {"trigger": trigger})
+    except Exception:
+        logger.warning("telemetry: record_classify_item failed", exc_info=True)
 
 
 # ------------------------------------------------------------------ routing and callbacks

@@ -91,6 +91,7 @@ class DeploymentServer(LoopbackServer):
         self.peak_in_flight = 0
         self.answered_texts: Counter[str] = Counter()  # sha256 of each text answered
         self.arrivals: list[float] = []  # monotonic time of every request
+        self.admissions: list[tuple[float, int]] = []  # (time, tokens) of admitted requests
         super().__init__()
 
     # ------------------------------------------------------------ quota
@@ -130,6 +131,7 @@ class DeploymentServer(LoopbackServer):
                 self.failed += 1
                 return -1.0
             window.append((now, tokens))
+            self.admissions.append((now, tokens))
             self._window_tokens += tokens
             self.calls += 1
             self.admitted_tokens += tokens

@@ -190,3 +190,34 @@ def test_reset_baseline_forgets_what_the_gate_learned(
     assert main(["reset-baseline", "reviews"]) == 0
     assert not (local_root / "ledger" / "baselines" / "reviews.json").exists()
     assert "baseline of 'reviews' reset (it held 1 batch(es), 60 rows)" in capsys.readouterr().out
+
+
+def test_classify_pending_resumes_what_an_outage_left_and_names_the_model(
+    tmp_path: Path, local_root: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    from tests.deployment_server import DeploymentServer
+
+    server = DeploymentServer(latency_s=0.0, output_tokens_per_s=1e9, fail_after_calls=0).start()
+    try:
+        monkeypatch.setenv("INSIGHTLOOP_LLM_PROVIDER", "openai_compatible")
+        monkeypatch.setenv("INSIGHTLOOP_LLM_BASE_URL", f"{server.url}/v1")
+        monkeypatch.setenv("INSIGHTLOOP_LLM_MODEL", "deployment")
+        monkeypatch.setenv("INSIGHTLOOP_LLM_MAX_RETRIES", "0")
+        get_settings.cache_clear()
+        folder = tmp_path / "exports" / "reviews"
+        folder.mkdir(parents=True)
+        (folder / "a.csv").write_bytes(reviews_csv(range(3)))
+        assert main(["ingest", str(folder)]) != 0  # the model is down: landed, not decided
+        assert len(list((local_root / "landing" / "feedback").rglob("*.jsonl"))) == 1
+        assert not (local_root / "landing" / "classified").exists()
+
+        server.fail_after_calls = None
+        assert main(["classify", "--pending"]) == 0
+        assert main(["classify", "--pending"]) == 0  # nothing left
+        err = capsys.readouterr().err
+        assert "classified 1 pending work item(s) with deployment: 3 record(s), 3 classified" in err
+        assert "classified 0 pending work item(s)" in err
+        assert "object at 0x" not in err
+        assert server.calls == 1
+    finally:
+        server.stop()
