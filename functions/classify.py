@@ -29,9 +29,10 @@ logger = logging.getLogger(__name__)
 def classify_batches(message: func.ServiceBusMessage) -> None:
     """Classifies one work item; raises so Service Bus redelivers (then dead-letters)."""
     item = parse_work_item(message.get_body())
-    result = get_classify_stage().handle(
+    stage = get_classify_stage()
+    result = stage.handle(
         item,
         delivery_count=message.delivery_count or 1,
         max_deliveries=get_settings().classify_max_deliveries,
     )
-    record_classify_item(result, trigger="servicebus")
+    record_classify_item(result, trigger="servicebus", quota=stage.quota_gauges())

@@ -24,6 +24,7 @@ import contextlib
 import dataclasses
 import functools
 import logging
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -156,6 +157,30 @@ class ClassifyStage:
         self.taxonomy = taxonomy
         self.rules = RuleClassifier(taxonomy)
         self.pending = PendingWork(storage, settings.ledger_container)
+        self._last_gauges = (time.monotonic(), 0, 0)  # when, 429s, admitted tokens
+
+    def quota_gauges(self) -> dict[str, float]:
+        """The model client's in-flight requests, 429s and tokens/minute used vs its share
+        of the quota since the last call (for ``record_classify_item``)."""
+        chat = getattr(self.classifier, "chat", None)
+        if chat is None:
+            return {}
+        now, throttled = time.monotonic(), chat.stats.throttled
+        limiter = chat.limiter
+        admitted = limiter.stats.admitted_tokens if limiter is not None else 0
+        then, throttled_before, admitted_before = self._last_gauges
+        self._last_gauges = (now, throttled, admitted)
+        gauges: dict[str, float] = {
+            "in_flight": chat.stats.in_flight,
+            "throttled_new": throttled - throttled_before,
+        }
+        if limiter is not None and limiter.tokens_per_minute and now > then:
+            per_minute = (admitted - admitted_before) / (now - then) * 60
+            gauges["tokens_per_minute"] = round(per_minute)
+            gauges["quota_share_used"] = per_minute / (
+                limiter.tokens_per_minute / limiter.instances
+            )
+        return gauges
 
     @classmethod
     def from_settings(

@@ -481,9 +481,13 @@ def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
 def classify_pending(settings: Settings) -> int:
     """Resume the classify stage: every work item ingest queued and nobody finished."""
     from shared.classify_stage import ClassifyStage
+    from shared.telemetry import record_classify_item
 
     stage = ClassifyStage.from_settings(settings, storage_from_settings(settings))
-    results = stage.run_pending()
+    results = []
+    for item in stage.pending.pending():
+        results.append(stage.run(item))
+        record_classify_item(results[-1], trigger="cli", quota=stage.quota_gauges())
     calls = [call for result in results for call in result.calls]
     Console(stderr=True).print(
         f"classified {len(results):,} pending work item(s) with {stage.classifier.model}: "
