@@ -12,9 +12,11 @@ import logging
 
 import azure.functions as func
 
+from shared.batch_backfill import backfill_from_settings
 from shared.classify_stage import get_classify_stage, parse_work_item
 from shared.settings import get_settings
 from shared.telemetry import record_classify_item
+from shared.work_queue import ServiceBusWorkSender
 
 bp = func.Blueprint()
 logger = logging.getLogger(__name__)
@@ -36,3 +38,22 @@ def classify_batches(message: func.ServiceBusMessage) -> None:
         max_deliveries=get_settings().classify_max_deliveries,
     )
     record_classify_item(result, trigger="servicebus", quota=stage.quota_gauges())
+
+
+@bp.function_name("poll_classify_batches")
+@bp.timer_trigger(arg_name="timer", schedule="%INSIGHTLOOP_CLASSIFY_BATCH_SCHEDULE%")
+def poll_classify_batches(timer: func.TimerRequest) -> None:
+    """Collects ended Batch API jobs: answers to the cache, their items back on the queue."""
+    stage = get_classify_stage()
+    settings = get_settings()
+    sink = stage.run_items  # without a namespace (a laptop): classified right here
+    if settings.service_bus_namespace:
+        sink = ServiceBusWorkSender.from_settings(settings).send
+    for result in backfill_from_settings(stage, requeue=sink).poll():
+        logger.info(
+            "batch %s %s: %d record(s) answered, %d item(s) back on the classify queue",
+            result.batch_id,
+            result.status,
+            result.answered_records,
+            result.requeued_items,
+        )

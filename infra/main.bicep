@@ -699,6 +699,7 @@ var insightloopSettings = {
   INSIGHTLOOP_FEEDBACK_QUEUE: feedbackQueueName
   INSIGHTLOOP_CLASSIFY_QUEUE: classifyQueueName
   INSIGHTLOOP_CLASSIFY_MAX_DELIVERIES: string(classifyMaxDeliveries)
+  INSIGHTLOOP_CLASSIFY_BATCH_SCHEDULE: '0 */10 * * * *'
   INSIGHTLOOP_SERVICE_BUS_NAMESPACE: '${serviceBus.outputs.name}.servicebus.windows.net'
   INSIGHTLOOP_LLM_PROVIDER: 'azure_openai'
   INSIGHTLOOP_AZURE_OPENAI_ENDPOINT: openAi.outputs.endpoint

@@ -432,6 +432,8 @@ def read_classify_input(lines: Iterable[bytes]) -> Iterator[tuple[Any, str, str 
 def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
     if args.provider:
         settings = Settings(**{**settings.model_dump(), "llm_provider": args.provider})
+    if args.batch or args.poll_batches:
+        return classify_batch(settings, poll=args.poll_batches)
     if args.pending:
         return classify_pending(settings)
     classifier = classifier_from_settings(
@@ -478,12 +480,44 @@ def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def classify_batch(settings: Settings, *, poll: bool) -> int:
+    """Submit the pending backlog to the Batch API, or collect the batches that ended."""
+    from shared.batch_backfill import backfill_from_settings
+    from shared.classify_stage import ClassifyStage
+
+    stage = ClassifyStage.from_settings(settings, storage_from_settings(settings))
+    backfill = backfill_from_settings(stage, requeue=stage.run_items)
+    console = Console(stderr=True)
+    if not poll:
+        items = stage.pending.pending()
+        batch_id = backfill.submit(items)
+        console.print(
+            f"submitted {len(items):,} pending work item(s) as batch {batch_id}"
+            if batch_id
+            else "nothing pending to submit",
+            highlight=False,
+        )
+        return 0
+    for result in backfill.poll():
+        console.print(
+            f"batch {result.batch_id} {result.status}: {result.answered_records:,} record(s) "
+            f"answered, {result.failed_requests:,} failed and {result.missing_requests:,} "
+            f"unanswered request(s) asked online; {result.requeued_items:,} item(s) landed",
+            highlight=False,
+            soft_wrap=True,
+        )
+    return 0
+
+
 def classify_pending(settings: Settings) -> int:
     """Resume the classify stage: every work item ingest queued and nobody finished."""
     from shared.classify_stage import ClassifyStage
     from shared.telemetry import record_classify_item
 
     stage = ClassifyStage.from_settings(settings, storage_from_settings(settings))
+    threshold = settings.classify_batch_min_records
+    if threshold and sum(i.stop - i.start for i in stage.pending.pending()) >= threshold:
+        return classify_batch(settings, poll=False)  # a backfill: half the price
     results = []
     for item in stage.pending.pending():
         results.append(stage.run(item))
@@ -696,6 +730,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     classify.add_argument(
         "--chunk", type=int, default=200, help="records masked and classified at a time"
+    )
+    classify.add_argument(
+        "--batch",
+        action="store_true",
+        help="instead: submit the pending work items to the Batch API (half the price, "
+        "within 24 hours); --poll-batches collects them",
+    )
+    classify.add_argument(
+        "--poll-batches",
+        action="store_true",
+        help="instead: collect ended Batch API jobs and land their records",
     )
     classify.add_argument(
         "--pending",

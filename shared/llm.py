@@ -231,7 +231,7 @@ class ChatModel:
         if choice.finish_reason == "length":
             raise ModelAnswerError("length", "the answer was cut off at the token limit")
         raw = choice.message.content or ""
-        answers, invalid = _parse_answers(raw)
+        answers, invalid = parse_answers(raw)
         usage = response.usage
         cached = 0
         if usage is not None and usage.prompt_tokens_details is not None:
@@ -256,7 +256,7 @@ class ChatModel:
         self.sleep(retry_after)
 
 
-def _parse_answers(raw: str) -> tuple[list[AnsweredRecord], list[str]]:
+def parse_answers(raw: str) -> tuple[list[AnsweredRecord], list[str]]:
     """The answer's records; items that do not parse are left out (their ids go missing,
     so only they are retried) and described in the second list."""
     try:
@@ -278,4 +278,4 @@ def _parse_answers(raw: str) -> tuple[list[AnsweredRecord], list[str]]:
     return answers, invalid
 
 
-__all__ = ["CallStats", "ChatModel", "ModelReply"]
+__all__ = ["CallStats", "ChatModel", "ModelReply", "parse_answers"]

@@ -87,6 +87,12 @@ class Settings(BaseSettings):
     service_bus_namespace: str | None = None  # <name>.servicebus.windows.net
     # The classify queue's maxDeliveryCount: the last delivery sends failures to review.
     classify_max_deliveries: int = Field(default=10, ge=1, le=100)
+    # Backfills through the Batch API (shared/batch_backfill.py): `classify --pending`
+    # submits a backlog of at least this many records as a batch (unset: always online);
+    # the poll_classify_batches timer collects ended batches on this NCRONTAB schedule.
+    classify_batch_min_records: int | None = Field(default=None, ge=1)
+    classify_batch_schedule: str = "0 */10 * * * *"
+    azure_openai_batch_deployment: str | None = None  # a GlobalBatch deployment
 
     # Gold: the refresh_gold timer starts the bundle's job (docs/gold.md). Unset until the
     # bundle is deployed; the timer then logs a ConfigError and starts nothing.

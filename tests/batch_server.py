@@ -107,9 +107,7 @@ class BatchServer(LoopbackServer):
                     "batch_output", _jsonl(output), "output.jsonl"
                 )["id"]
             if errors:
-                batch["error_file_id"] = self._new_file("batch_output", _jsonl(errors), "err")[
-                    "id"
-                ]
+                batch["error_file_id"] = self._new_file("batch_output", _jsonl(errors), "err")["id"]
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -192,7 +190,11 @@ def _multipart(raw: bytes, content_type: str) -> dict[str, tuple[str, bytes]]:
         head, _, value = part.partition(b"\r\n\r\n")
         disposition = head.decode("latin-1")
         name = disposition.split('name="', 1)[1].split('"', 1)[0]
-        filename = disposition.split('filename="', 1)[1].split('"', 1)[0] if "filename=" in disposition else ""
+        filename = (
+            disposition.split('filename="', 1)[1].split('"', 1)[0]
+            if "filename=" in disposition
+            else ""
+        )
         fields[name] = (filename, value.removesuffix(b"\r\n"))
     return fields
 

@@ -37,6 +37,7 @@ def test_the_app_registers_every_function(app_functions: dict) -> None:
         "classify_batches",
         "ingest_blob",
         "ingest_events",
+        "poll_classify_batches",
         "receive_jira_webhook",
         "receive_slack_action",
         "refresh_gold",

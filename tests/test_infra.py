@@ -85,6 +85,9 @@ OPTIONAL_IN_AZURE = {
     "INSIGHTLOOP_CLASSIFY_MIN_CONFIDENCE": TUNING,
     "INSIGHTLOOP_CLASSIFY_RETRY_BUDGET": TUNING,
     "INSIGHTLOOP_LLM_CONCURRENCY": TUNING,
+    "INSIGHTLOOP_CLASSIFY_BATCH_MIN_RECORDS": TUNING + "; unset: backlogs go online",
+    "INSIGHTLOOP_AZURE_OPENAI_BATCH_DEPLOYMENT": "set once a GlobalBatch deployment exists "
+    "(docs/operate.md#the-classify-stage)",
     "INSIGHTLOOP_CLASSIFY_ITEM_RECORDS": TUNING + "; the classify queue's lock sizing assumes "
     "the default",
     "INSIGHTLOOP_DATABRICKS_TOKEN": "a PAT for local development; Azure uses the managed identity",
