@@ -11,7 +11,10 @@ requests/minute caps over a sliding minute (admission estimate: prompt character
 2. the new path on every text: ``INSIGHTLOOP_LLM_CONCURRENCY`` requests in flight,
    paced by ``QuotaLimiter`` at the deployment's caps;
 3. an outage after 40 % of the new path's calls (503 from then on), a restart (a new
-   classifier, the same answer cache), and the calls the resume makes.
+   classifier, the same answer cache), and the calls the resume makes;
+4. the Batch API path (``shared.batch_backfill`` against ``tests/batch_server.py``) on
+   the same texts as 100-record work items: submitted, collected, landed by the stage;
+   its cost per 1,000 records at the Batch API's half price vs the online path's.
 
 Every duration of the simulated deployment is divided by ``--time-scale`` (a minute lasts
 60 / scale seconds) for both paths alike, so a run takes minutes; rates are reported in
@@ -124,12 +127,15 @@ def run(
     }
 
 
-def cost_per_1000(calls: list, records: int) -> float:
-    usd = sum(
+def calls_usd(calls: list) -> float:
+    return sum(
         model_call_cost(PRICED_AS, c.prompt_tokens, c.cached_tokens, c.completion_tokens) or 0.0
         for c in calls
     )
-    return usd * 1000 / records
+
+
+def cost_per_1000(calls: list, records: int) -> float:
+    return calls_usd(calls) * 1000 / records
 
 
 def quota_used(server: DeploymentServer, tpm: int) -> float:
@@ -139,6 +145,60 @@ def quota_used(server: DeploymentServer, tpm: int) -> float:
     # Up to the last admission: after it no batch waits, only answers are outstanding.
     minutes = (last - first) * server.time_scale / 60
     return sum(tokens for _, tokens in admitted[:-1]) / minutes / tpm
+
+
+def batch_path(args: argparse.Namespace, items: list[MaskedText]) -> dict[str, float]:
+    """The same texts through the Batch API, landed by the classify stage."""
+    import openai
+    import orjson
+
+    from shared.batch_backfill import BatchBackfill
+    from shared.classify_stage import ClassifyStage, work_items
+    from shared.settings import Settings
+    from shared.telemetry import BATCH_PRICE_FACTOR
+    from tests.batch_server import BatchServer
+
+    online = deployment(args)
+    batch = BatchServer().start()
+    try:
+        with tempfile.TemporaryDirectory() as root:
+            settings = Settings(
+                local_storage_root=Path(root),
+                llm_provider="openai_compatible",
+                llm_base_url=f"{online.url}/v1",
+                llm_model=PRICED_AS,
+                llm_concurrency=args.concurrency,
+            )
+            storage = LocalStorage(Path(root))
+            path = "feedback/ingest_date=2026-12-07/bench-00001.jsonl"
+            rows = (orjson.dumps({"record_id": i.record_id, "text": i.text}) for i in items)
+            storage.write("landing", path, b"\n".join(rows) + b"\n")
+            work = work_items(
+                path, len(items), run_id="bench", ingest_date="2026-12-07", per_item=100
+            )
+            stage = ClassifyStage.from_settings(settings, storage)
+            stage.pending.add(work)
+            client = openai.OpenAI(base_url=f"{batch.url}/v1", api_key="k", max_retries=0)
+            results: list = []
+            backfill = BatchBackfill(
+                stage, client, model=PRICED_AS, requeue=lambda w: results.extend(stage.run_items(w))
+            )
+            batch_id = backfill.submit(work)
+            assert batch_id is not None
+            batch.finish(batch_id)
+            [poll] = backfill.poll()
+    finally:
+        batch.stop()
+        online.stop()
+    usd = model_call_cost(PRICED_AS, poll.prompt_tokens, 0, poll.completion_tokens) or 0.0
+    online_calls = [call for result in results for call in result.calls]
+    usd = usd * BATCH_PRICE_FACTOR + calls_usd(online_calls)
+    return {
+        "requests": poll.requests,
+        "landed": sum(r.classified + r.in_review for r in results),
+        "online_calls": online.calls,
+        "cost_per_1000": usd * 1000 / len(items),
+    }
 
 
 def main() -> int:
@@ -196,6 +256,7 @@ def main() -> int:
     paid_twice = sum(1 for count in server.answered_texts.values() if count > 1)
     lost = len(items) - len(outcome.classifications)
 
+    backfill = batch_path(args, items)
     speedup = quota_bound["records_per_s"] / sequential["records_per_s"]
     print(
         "\n| path | records | calls | 429s | peak in flight | records/s (simulated) | "
@@ -222,7 +283,15 @@ def main() -> int:
         f"(classified {len(outcome.classifications) - outcome.in_review:,} + review "
         f"{outcome.in_review:,} = {len(outcome.classifications):,} of {len(items):,})"
     )
+    print(
+        f"Batch API: {backfill['requests']:,} requests for {len(items):,} records, "
+        f"{backfill['landed']:,} landed by the stage, {backfill['online_calls']} online "
+        f"call(s) left; ${backfill['cost_per_1000']:.4f} per 1,000 records vs "
+        f"${quota_bound['cost_per_1000']:.4f} online "
+        f"({backfill['cost_per_1000'] / quota_bound['cost_per_1000']:.0%})"
+    )
     failed = speedup < 20 or quota_bound["quota_used"] < 0.9 or paid_twice or lost
+    failed = failed or backfill["landed"] != len(items)
     print("targets:", "MISSED" if failed else "met (>= 20x, >= 90 % quota, 0 paid twice, 0 lost)")
     return 1 if failed else 0
 

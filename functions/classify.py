@@ -15,7 +15,7 @@ import azure.functions as func
 from shared.batch_backfill import backfill_from_settings
 from shared.classify_stage import get_classify_stage, parse_work_item
 from shared.settings import get_settings
-from shared.telemetry import record_classify_item
+from shared.telemetry import record_batch_poll, record_classify_item
 from shared.work_queue import ServiceBusWorkSender
 
 bp = func.Blueprint()
@@ -49,11 +49,8 @@ def poll_classify_batches(timer: func.TimerRequest) -> None:
     sink = stage.run_items  # without a namespace (a laptop): classified right here
     if settings.service_bus_namespace:
         sink = ServiceBusWorkSender.from_settings(settings).send
-    for result in backfill_from_settings(stage, requeue=sink).poll():
-        logger.info(
-            "batch %s %s: %d record(s) answered, %d item(s) back on the classify queue",
-            result.batch_id,
-            result.status,
-            result.answered_records,
-            result.requeued_items,
+    backfill = backfill_from_settings(stage, requeue=sink)
+    for result in backfill.poll():
+        record_batch_poll(
+            result, model=backfill.model, prompt_version=backfill.classifier.prompt.label
         )

@@ -52,6 +52,8 @@ class PollResult:
     failed_requests: int = 0  # lines in the error file or with an unusable answer
     missing_requests: int = 0  # lines the batch never answered (expired, cancelled)
     requeued_items: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
 
 
 class BatchBackfill:
@@ -193,6 +195,9 @@ class BatchBackfill:
             seen += 1
             batch_records = self._records_of(line.get("custom_id", ""), records)
             response = line.get("response") or {}
+            usage = (response.get("body") or {}).get("usage") or {}
+            result.prompt_tokens += int(usage.get("prompt_tokens") or 0)
+            result.completion_tokens += int(usage.get("completion_tokens") or 0)
             if batch_records is None or response.get("status_code") != 200:
                 result.failed_requests += 1
                 continue

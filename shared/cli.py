@@ -30,7 +30,7 @@ from rich.table import Table
 from shared.classifier import MaskedText
 from shared.decide import classifier_from_settings, mask_for_classification, rescan_evidence
 from shared.enrich import PII_CONFIG, Enrichment
-from shared.errors import InsightloopError, PermanentInputError
+from shared.errors import InsightloopError, PermanentInputError, TransientError
 from shared.evaluation.command import add_eval_parser
 from shared.inbox import split_inbox_path
 from shared.local_gold import LocalGoldError, java_available, print_top_gold, run_local_gold
@@ -498,7 +498,12 @@ def classify_batch(settings: Settings, *, poll: bool) -> int:
             highlight=False,
         )
         return 0
+    from shared.telemetry import record_batch_poll
+
     for result in backfill.poll():
+        record_batch_poll(
+            result, model=backfill.model, prompt_version=backfill.classifier.prompt.label
+        )
         console.print(
             f"batch {result.batch_id} {result.status}: {result.answered_records:,} record(s) "
             f"answered, {result.failed_requests:,} failed and {result.missing_requests:,} "
@@ -829,6 +834,13 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args, get_settings())
     except (InsightloopError, ValidationError) as exc:
         console.print(f"[red]error:[/red] {exc}")
+        if isinstance(exc, TransientError) and args.handler in (cmd_ingest, cmd_events):
+            console.print(
+                "  records landed before the error wait in the classify backlog: "
+                "`insightloop classify --pending` resumes them once the cause is fixed",
+                highlight=False,
+                soft_wrap=True,
+            )
         return 2
 
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from opentelemetry.metrics import Meter, MeterProvider
 
+    from shared.batch_backfill import PollResult
     from shared.classify_stage import StageResult
     from shared.models import IngestReport
     from shared.quality import GateResult
@@ -36,6 +37,7 @@ __all__ = [
     "ModelCall",
     "configure_telemetry",
     "model_call_cost",
+    "record_batch_poll",
     "record_callback",
     "record_classify_item",
     "record_ingest",
@@ -52,6 +54,8 @@ logger = logging.getLogger("insightloop.telemetry")
 CONNECTION_STRING_ENV = "APPLICATIONINSIGHTS_CONNECTION_STRING"
 METER_NAME = "insightloop"
 PRICES_PATH = Path(__file__).resolve().parent.parent / "eval" / "prices.yaml"
+# Azure OpenAI Global Batch and OpenAI's Batch API bill half the list price.
+BATCH_PRICE_FACTOR = 0.5
 
 # The Functions host already ships worker logs and requests to Application Insights; the
 # distro would duplicate them, and its HTTP instrumentations would add client metrics.
@@ -487,6 +491,44 @@ def record_classify_item(
             instruments.model_throttled.add(throttled, {"trigger": trigger})
     except Exception:
         logger.warning("telemetry: record_classify_item failed", exc_info=True)
+
+
+def record_batch_poll(result: PollResult, *, model: str, prompt_version: str) -> None:
+    """One collected Batch API job: its requests by outcome, and its cost at batch price,
+    beside the online calls' cost (``mode=batch`` on the cost metric) for cost per record."""
+    cost = model_call_cost(model, result.prompt_tokens, 0, result.completion_tokens)
+    cost = cost * BATCH_PRICE_FACTOR if cost is not None else None
+    _log(
+        "batch_poll",
+        {
+            "batch": result.batch_id,
+            "status": result.status,
+            "model": model,
+            "requests": result.requests,
+            "failed": result.failed_requests,
+            "missing": result.missing_requests,
+            "answered_records": result.answered_records,
+            "items": result.requeued_items,
+            "prompt_tokens": result.prompt_tokens,
+            "completion_tokens": result.completion_tokens,
+            "cost_usd": cost,
+        },
+    )
+    instruments = _active()
+    if instruments is None:
+        return
+    try:
+        labels = {"prompt_version": prompt_version, "model": model, "mode": "batch"}
+        for kind, count in (
+            ("prompt", result.prompt_tokens),
+            ("completion", result.completion_tokens),
+        ):
+            if count:
+                instruments.model_tokens.add(count, {**labels, "kind": kind})
+        if cost:
+            instruments.model_cost.add(cost, labels)
+    except Exception:
+        logger.warning("telemetry: record_batch_poll failed", exc_info=True)
 
 
 # ------------------------------------------------------------------ routing and callbacks

@@ -16,7 +16,13 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlparse
 
-from tests.deployment_server import AnswerRecords, request_records, simple_answers
+from tests.deployment_server import (
+    CHARS_PER_TOKEN,
+    AnswerRecords,
+    admission_tokens,
+    request_records,
+    simple_answers,
+)
 from tests.loopback import LoopbackServer
 
 
@@ -72,6 +78,9 @@ class BatchServer(LoopbackServer):
                 continue
             body = line["body"]
             content = json.dumps({"results": self.answer_records(request_records(body))})
+            # Counted as the loopback deployment counts them, so costs compare.
+            prompt = admission_tokens(body) - int(body.get("max_tokens") or 0)
+            completion = -(-len(content) // CHARS_PER_TOKEN)
             output.append(
                 {
                     "id": f"req-{custom_id}",
@@ -90,9 +99,9 @@ class BatchServer(LoopbackServer):
                                 }
                             ],
                             "usage": {
-                                "prompt_tokens": 1000,
-                                "completion_tokens": len(content) // 4,
-                                "total_tokens": 1000 + len(content) // 4,
+                                "prompt_tokens": prompt,
+                                "completion_tokens": completion,
+                                "total_tokens": prompt + completion,
                             },
                         },
                     },

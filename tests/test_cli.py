@@ -207,7 +207,8 @@ def test_classify_pending_resumes_what_an_outage_left_and_names_the_model(
         folder = tmp_path / "exports" / "reviews"
         folder.mkdir(parents=True)
         (folder / "a.csv").write_bytes(reviews_csv(range(3)))
-        assert main(["ingest", str(folder)]) != 0  # the model is down: landed, not decided
+        assert main(["ingest", str(folder)]) == 2  # the model is down: landed, not decided
+        assert "`insightloop classify --pending` resumes them" in capsys.readouterr().out
         assert len(list((local_root / "landing" / "feedback").rglob("*.jsonl"))) == 1
         assert not (local_root / "landing" / "classified").exists()
 
