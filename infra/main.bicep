@@ -73,6 +73,9 @@ param logRetentionDays int = 30
 @description('Service Bus queue the ingest_events trigger binds to (INSIGHTLOOP_FEEDBACK_QUEUE).')
 param feedbackQueueName string = 'feedback'
 
+@description('Service Bus queue of classify work items (INSIGHTLOOP_CLASSIFY_QUEUE): ingest sends, classify_batches reads.')
+param classifyQueueName string = 'classify'
+
 @description('Also give the identity Azure Service Bus Data Owner on the feedback queue, so scaling reads the true backlog.')
 param serviceBusScaleByMessageCount bool = true
 
@@ -171,6 +174,8 @@ var dataStorageName = !empty(dataStorageAccountName)
   : '${abbrs.storageStorageAccounts}dl${resourceToken}'
 var openAiName = !empty(openAiAccountName) ? openAiAccountName : '${abbrs.cognitiveServicesAccounts}${resourceToken}'
 var vaultName = !empty(keyVaultName) ? keyVaultName : '${abbrs.keyVaultVaults}${resourceToken}'
+// The classify queue's deliveries; the app reads the same number (INSIGHTLOOP_CLASSIFY_MAX_DELIVERIES).
+var classifyMaxDeliveries = 10
 var deploymentContainerName = 'app-package-${take(appName, 32)}-${take(resourceToken, 7)}'
 
 // Container names the app settings and the Event Grid hook share.
@@ -501,6 +506,40 @@ module serviceBus 'br/public:avm/res/service-bus/namespace:0.16.1' = {
               ]
         )
       }
+      {
+        name: classifyQueueName
+        // One work item ends well inside the lock (tests/test_infra.py sizes it).
+        lockDuration: 'PT5M'
+        // The last delivery sends the item's records to review, then the message dead-letters.
+        maxDeliveryCount: classifyMaxDeliveries
+        deadLetteringOnMessageExpiration: true
+        defaultMessageTimeToLive: 'P14D'
+        authorizationRules: []
+        roleAssignments: concat(
+          [
+            // Ingest sends work items (azure-servicebus SDK); classify_batches receives them.
+            {
+              principalId: identity.outputs.principalId
+              principalType: 'ServicePrincipal'
+              roleDefinitionIdOrName: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.serviceBusDataReceiver)
+            }
+            {
+              principalId: identity.outputs.principalId
+              principalType: 'ServicePrincipal'
+              roleDefinitionIdOrName: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.serviceBusDataSender)
+            }
+          ],
+          serviceBusScaleByMessageCount
+            ? [
+                {
+                  principalId: identity.outputs.principalId
+                  principalType: 'ServicePrincipal'
+                  roleDefinitionIdOrName: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.serviceBusDataOwner)
+                }
+              ]
+            : []
+        )
+      }
     ]
   }
 }
@@ -658,10 +697,18 @@ var insightloopSettings = {
   INSIGHTLOOP_EXPORTS_CONTAINER: containers.exports
   INSIGHTLOOP_OUTBOX_CONTAINER: containers.outbox
   INSIGHTLOOP_FEEDBACK_QUEUE: feedbackQueueName
+  INSIGHTLOOP_CLASSIFY_QUEUE: classifyQueueName
+  INSIGHTLOOP_CLASSIFY_MAX_DELIVERIES: string(classifyMaxDeliveries)
+  INSIGHTLOOP_CLASSIFY_BATCH_SCHEDULE: '0 */10 * * * *'
+  INSIGHTLOOP_SERVICE_BUS_NAMESPACE: '${serviceBus.outputs.name}.servicebus.windows.net'
   INSIGHTLOOP_LLM_PROVIDER: 'azure_openai'
   INSIGHTLOOP_AZURE_OPENAI_ENDPOINT: openAi.outputs.endpoint
   INSIGHTLOOP_AZURE_OPENAI_DEPLOYMENT: openAiDeploymentName
   INSIGHTLOOP_AZURE_OPENAI_API_VERSION: openAiApiVersion
+  // The deployment's quota, shared by every instance (shared/limiter.py); Standard gives 6 RPM per 1,000 TPM.
+  INSIGHTLOOP_LLM_TOKENS_PER_MINUTE: string(openAiDeploymentCapacity * 1000)
+  INSIGHTLOOP_LLM_REQUESTS_PER_MINUTE: string(openAiDeploymentCapacity * 6)
+  INSIGHTLOOP_LLM_QUOTA_INSTANCES: string(maximumInstanceCount)
   INSIGHTLOOP_GOLD_SCHEDULE: goldSchedule
   INSIGHTLOOP_DATABRICKS_AUTH_TYPE: 'azure-msi'
   INSIGHTLOOP_DATABRICKS_AZURE_CLIENT_ID: identity.outputs.clientId
@@ -801,6 +848,7 @@ output EVENTGRID_SYSTEM_TOPIC_ID string = eventGridTopic.outputs.resourceId
 output EVENTGRID_DEAD_LETTER_CONTAINER string = containers.deadLetter
 output SERVICEBUS_NAMESPACE_FQDN string = '${serviceBus.outputs.name}.servicebus.windows.net'
 output INSIGHTLOOP_FEEDBACK_QUEUE string = feedbackQueueName
+output INSIGHTLOOP_CLASSIFY_QUEUE string = classifyQueueName
 output INSIGHTLOOP_AZURE_OPENAI_ENDPOINT string = openAi.outputs.endpoint
 output INSIGHTLOOP_AZURE_OPENAI_DEPLOYMENT string = openAiDeploymentName
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name

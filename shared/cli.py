@@ -34,7 +34,7 @@ from shared.decide.overrides import record_overrides
 from shared.decide.taxonomy import get_taxonomy
 from shared.enrich.enrichment import PII_CONFIG, Enrichment
 from shared.enrich.masking import get_masker, mask_jsonl
-from shared.errors import InsightloopError, PermanentInputError
+from shared.errors import InsightloopError, PermanentInputError, TransientError
 from shared.evaluation.command import add_eval_parser
 from shared.gold.local import LocalGoldError, java_available, print_top_gold, run_local_gold
 from shared.ingest.inbox import split_inbox_path
@@ -432,6 +432,10 @@ def read_classify_input(lines: Iterable[bytes]) -> Iterator[tuple[Any, str, str 
 def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
     if args.provider:
         settings = Settings(**{**settings.model_dump(), "llm_provider": args.provider})
+    if args.batch or args.poll_batches:
+        return classify_batch(settings, poll=args.poll_batches)
+    if args.pending:
+        return classify_pending(settings)
     classifier = classifier_from_settings(
         settings, args.prompt_version, storage=storage_from_settings(settings)
     )
@@ -470,6 +474,66 @@ def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
         f"{totals['calls']:,} model call(s), {totals['prompt_tokens']:,} prompt tokens "
         f"({totals['cached_tokens']:,} cached), {totals['completion_tokens']:,} completion tokens, "
         f"{totals['cache_hits']:,} duplicate text(s) answered from cache",
+        highlight=False,
+        soft_wrap=True,
+    )
+    return 0
+
+
+def classify_batch(settings: Settings, *, poll: bool) -> int:
+    """Submit the pending backlog to the Batch API, or collect the batches that ended."""
+    from shared.decide.batch_backfill import backfill_from_settings
+    from shared.decide.classify_stage import ClassifyStage
+
+    stage = ClassifyStage.from_settings(settings, storage_from_settings(settings))
+    backfill = backfill_from_settings(stage, requeue=stage.run_items)
+    console = Console(stderr=True)
+    if not poll:
+        items = stage.pending.pending()
+        batch_id = backfill.submit(items)
+        console.print(
+            f"submitted {len(items):,} pending work item(s) as batch {batch_id}"
+            if batch_id
+            else "nothing pending to submit",
+            highlight=False,
+        )
+        return 0
+    from shared.telemetry import record_batch_poll
+
+    for result in backfill.poll():
+        record_batch_poll(
+            result, model=backfill.model, prompt_version=backfill.classifier.prompt.label
+        )
+        console.print(
+            f"batch {result.batch_id} {result.status}: {result.answered_records:,} record(s) "
+            f"answered, {result.failed_requests:,} failed and {result.missing_requests:,} "
+            f"unanswered request(s) asked online; {result.requeued_items:,} item(s) landed",
+            highlight=False,
+            soft_wrap=True,
+        )
+    return 0
+
+
+def classify_pending(settings: Settings) -> int:
+    """Resume the classify stage: every work item ingest queued and nobody finished."""
+    from shared.decide.classify_stage import ClassifyStage
+    from shared.telemetry import record_classify_item
+
+    stage = ClassifyStage.from_settings(settings, storage_from_settings(settings))
+    threshold = settings.classify_batch_min_records
+    if threshold and sum(i.stop - i.start for i in stage.pending.pending()) >= threshold:
+        return classify_batch(settings, poll=False)  # a backfill: half the price
+    results = []
+    for item in stage.pending.pending():
+        results.append(stage.run(item))
+        record_classify_item(results[-1], trigger="cli", quota=stage.quota_gauges())
+    calls = [call for result in results for call in result.calls]
+    Console(stderr=True).print(
+        f"classified {len(results):,} pending work item(s) with {stage.classifier.model}: "
+        f"{sum(r.records for r in results):,} record(s), "
+        f"{sum(r.classified for r in results):,} classified, "
+        f"{sum(r.in_review for r in results):,} for review; {len(calls):,} model call(s), "
+        f"{sum(r.cache_hits for r in results):,} answered from the cache",
         highlight=False,
         soft_wrap=True,
     )
@@ -672,6 +736,23 @@ def build_parser() -> argparse.ArgumentParser:
     classify.add_argument(
         "--chunk", type=int, default=200, help="records masked and classified at a time"
     )
+    classify.add_argument(
+        "--batch",
+        action="store_true",
+        help="instead: submit the pending work items to the Batch API (half the price, "
+        "within 24 hours); --poll-batches collects them",
+    )
+    classify.add_argument(
+        "--poll-batches",
+        action="store_true",
+        help="instead: collect ended Batch API jobs and land their records",
+    )
+    classify.add_argument(
+        "--pending",
+        action="store_true",
+        help="instead: classify the landed records still waiting (work items ingest queued "
+        "that an outage or a crash left unfinished)",
+    )
     classify.set_defaults(handler=cmd_classify)
 
     reset = commands.add_parser(
@@ -753,6 +834,13 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args, get_settings())
     except (InsightloopError, ValidationError) as exc:
         console.print(f"[red]error:[/red] {exc}")
+        if isinstance(exc, TransientError) and args.handler in (cmd_ingest, cmd_events):
+            console.print(
+                "  records landed before the error wait in the classify backlog: "
+                "`insightloop classify --pending` resumes them once the cause is fixed",
+                highlight=False,
+                soft_wrap=True,
+            )
         return 2
 
 

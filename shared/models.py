@@ -133,6 +133,28 @@ class QuarantinedRow(BaseModel):
     quarantined_at: AwareDatetime
 
 
+class ClassifyWorkItem(BaseModel):
+    """One unit of the classify stage (a queue message): where records are, never their text.
+
+    Lines ``start`` to ``stop`` (0-based, ``stop`` excluded) of one landing file; the id
+    is derived from them, so every output the stage lands for it has a deterministic name.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    path: str = Field(min_length=1, max_length=1_024)
+    start: int = Field(ge=0)
+    stop: int = Field(ge=1)
+    run_id: str = Field(min_length=1, max_length=128)
+    ingest_date: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
+
+    @property
+    def item_id(self) -> str:
+        key = f"{self.path}\x1f{self.start}\x1f{self.stop}"
+        return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
 class IngestReport(BaseModel):
     """What happened to one input (a file or a batch of messages); landed as a row too."""
 
@@ -177,6 +199,9 @@ class IngestReport(BaseModel):
     file_errors: list[str] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
     landed_files: list[str] = Field(default_factory=list)
+    classify_items: list[ClassifyWorkItem] = Field(
+        default_factory=list, description="classify work items queued for the landed records"
+    )
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -1,12 +1,14 @@
 """The ingest pipeline shared by the Functions handlers and the local CLI.
 
 parse (source mapping) -> FeedbackRecord -> idempotency ledger -> landing JSONL, with
-every row accounted for: ``records_in = landed + duplicates + quarantined``.
+every row accounted for: ``records_in = landed + duplicates + quarantined``. Each landing
+file's records are queued as classify work items (``shared.decide.classify_stage``): run
+in-process at the end of the input (the CLI), or handed to ``work_sink`` (Functions:
+the classify queue) for the ``classify_batches`` function.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import hashlib
 import logging
@@ -19,8 +21,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from shared.decide.classifier import MaskedText
-from shared.decide.factory import classifier_from_settings, rescan_evidence
+from shared.decide.classify_stage import ClassifyStage, StageResult, work_items
 from shared.enrich.enrichment import Enrichment
 from shared.enrich.quality import BatchProfile, QualityLog
 from shared.errors import RowError, UnknownSourceError, UnreadableFileError
@@ -28,7 +29,7 @@ from shared.ingest.ledger import IdempotencyLedger, RecordKey
 from shared.ingest.parsing import BadRow, CountingReader, ParsedRow, read_rows
 from shared.ingest.sources import RecordMapper, SourceMapping, load_mappings, resolve_mapping
 from shared.landing import LandingWriter, Quarantine
-from shared.models import IngestReport
+from shared.models import ClassifyWorkItem, IngestReport
 from shared.settings import Settings, get_settings
 from shared.storage import ObjectStorage, storage_from_settings
 from shared.telemetry import record_model_calls, record_quality_gate
@@ -38,9 +39,7 @@ logger = logging.getLogger(__name__)
 Opener = Callable[[], BinaryIO]
 FEEDBACK_DATASET = "feedback"
 REPORTS_DATASET = "ingest_reports"
-CLASSIFIED_DATASET = "classified"
-REVIEW_DATASET = "review"
-AUDIT_DATASET = "audit"
+WorkSink = Callable[[list[ClassifyWorkItem]], None]
 # A batch is sized before serialising: its texts plus about this much per row.
 _ROW_OVERHEAD_BYTES = 512
 _UNSAFE_NAME = re.compile(r"[^a-z0-9_-]")
@@ -105,7 +104,8 @@ class _Run:
         )
         # Enrichment (language, quality gate, PII masking) runs when a mapping is known.
         self.enrichment = pipeline.enrichment if mapping is not None else None
-        self.classifier = pipeline.classifier if mapping is not None else None
+        self.stage = pipeline.stage if mapping is not None else None
+        self.work_sink = pipeline.work_sink
         self.quality = QualityLog(
             pipeline.storage,
             landing_container=settings.landing_container,
@@ -176,15 +176,13 @@ class _Run:
         if not records:
             self._fold_passed_profile()  # nothing to land: the verdict stands as it is
             return
-        if self.classifier is not None:
-            # Before landing: an outage raises here and the retry starts clean.
-            self._classify(records)
         buffer = bytearray()
         for record in records:
             buffer += to_json_line(record)
-        self.report.landed_files.extend(
-            self.landing.commit(bytes(chunk)) for chunk in _split_lines(buffer, self._max_bytes)
-        )
+        for chunk in _split_lines(buffer, self._max_bytes):
+            path = self.landing.commit(bytes(chunk))
+            self.report.landed_files.append(path)
+            self._queue_classification(path, bytes(chunk).count(b"\n"))
         self.report.landed += len(records)
         self._fold_passed_profile()
         for rid in fresh:
@@ -250,50 +248,34 @@ class _Run:
         )
         return False
 
-    def _classify(self, records: list[dict[str, Any]]) -> None:
-        """Classify the batch's masked texts; land decisions, the review queue, the audit."""
-        assert self.classifier is not None
-        items = [MaskedText(r["record_id"], r["text"]) for r in records if r["text"].strip()]
-        if not items:
+    def _queue_classification(self, path: str, lines: int) -> None:
+        """Queue a landed file's records for the classify stage, before they are claimed:
+        a crash in between re-lands them (a duplicate Silver drops) and queues them again."""
+        if self.stage is None:
             return
-        outcome = self.classifier.classify(items)
-        record_model_calls(outcome.calls)
-        results = outcome.classifications
-        if self.enrichment is not None:
-            results, hits = rescan_evidence(self.enrichment.masker, results)
-            if hits:
-                self.report.evidence_pii_masked += hits
-                logger.warning(
-                    "run %s: masked %d PII span(s) in evidence quotes", self.run_id, hits
-                )
-        decided = [c for c in results if not c.needs_review]
-        review = [c for c in results if c.needs_review]
-        self._land_rows(CLASSIFIED_DATASET, [c.model_dump_json().encode() for c in decided])
-        self._land_rows(REVIEW_DATASET, [c.model_dump_json().encode() for c in review])
-        audit = [
-            orjson.dumps(
-                {"run_id": self.run_id, "batch": self._batch_number, **dataclasses.asdict(call)}
-            )
-            for call in outcome.calls
-        ]
-        self._land_rows(AUDIT_DATASET, audit)
-        report = self.report
-        report.classified += len(decided)
-        report.in_review += len(review)
-        report.model_calls += len(outcome.calls)
-        report.prompt_tokens += sum(call.prompt_tokens for call in outcome.calls)
-        report.completion_tokens += sum(call.completion_tokens for call in outcome.calls)
+        items = work_items(
+            path,
+            lines,
+            run_id=self.run_id,
+            ingest_date=f"{self.now:%Y-%m-%d}",
+            per_item=self.settings.classify_item_records,
+        )
+        self.stage.pending.add(items)
+        self.report.classify_items.extend(items)
+        if self.work_sink is not None:
+            self.work_sink(items)
 
-    def _land_rows(self, dataset: str, rows: list[bytes]) -> None:
-        if not rows:
-            return
-        path = (
-            f"{dataset}/ingest_date={self.now:%Y-%m-%d}/"
-            f"{self.run_id}-{self._batch_number:05d}.jsonl"
-        )
-        self.storage.write(
-            self.settings.landing_container, path, b"\n".join(rows) + b"\n", if_none_match=True
-        )
+    def classify_in_process(self) -> None:
+        """Run this input's work items here (the CLI); an outage leaves them pending."""
+        assert self.stage is not None
+        results = self.stage.run_items(self.report.classify_items)
+        fold_stage_results(self.report, results)
+        if self.report.evidence_pii_masked:
+            logger.warning(
+                "run %s: masked %d PII span(s) in evidence quotes",
+                self.run_id,
+                self.report.evidence_pii_masked,
+            )
 
     def claim(self) -> None:
         """Claim every landed, unclaimed id in the ledger."""
@@ -343,6 +325,8 @@ class _Run:
         self.flush()
         self.claim()
         self.quarantine.flush(self.report.source)
+        if self.stage is not None and self.work_sink is None and self.report.classify_items:
+            self.classify_in_process()
         report = self.report
         if check_volume and self.enrichment is not None and not report.file_errors:
             self._check_volume()
@@ -390,15 +374,22 @@ class IngestPipeline:
         clock: Callable[[], datetime] = utc_now,
         *,
         enrich: bool = True,
+        work_sink: WorkSink | None = None,
     ) -> None:
         """``enrich=False`` lands records without language, gate or PII masking: only for
-        measuring the ingest foundation (``bench/ingest_bench.py``), never in production."""
+        measuring the ingest foundation (``bench/ingest_bench.py``), never in production.
+        ``work_sink`` takes the classify work items instead of running them in-process."""
         self.storage = storage
         self.settings = settings
         self.mappings = mappings if mappings is not None else load_mappings(settings.config_dir)
         self.clock = clock
         self.enrichment = Enrichment.from_settings(settings, storage) if enrich else None
-        self.classifier = classifier_from_settings(settings, storage=storage) if enrich else None
+        self.work_sink = work_sink
+        self.stage = (
+            ClassifyStage.from_settings(settings, storage, self.enrichment.masker)
+            if self.enrichment is not None
+            else None
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> IngestPipeline:
@@ -531,6 +522,18 @@ class IngestPipeline:
         )
 
 
+def fold_stage_results(report: IngestReport, results: list[StageResult]) -> None:
+    """Add what the classify stage did for an input's work items to its report."""
+    for result in results:
+        record_model_calls(result.calls)
+        report.classified += result.classified
+        report.in_review += result.in_review
+        report.model_calls += len(result.calls)
+        report.prompt_tokens += result.prompt_tokens
+        report.completion_tokens += result.completion_tokens
+        report.evidence_pii_masked += result.evidence_pii_masked
+
+
 def path_safe_source(name: str) -> str:
     """Source names match mappings case-insensitively; unknown ones still name a folder."""
     return _UNSAFE_NAME.sub("_", name.strip().lower())[:63] or "unknown"
@@ -569,5 +572,15 @@ def _sha256(opener: Opener) -> str:
 
 @functools.cache
 def get_pipeline() -> IngestPipeline:
-    """The process-wide pipeline for the Functions handlers, built on first use."""
-    return IngestPipeline.from_settings(get_settings())
+    """The process-wide pipeline for the Functions handlers, built on first use.
+
+    Work items go to the classify queue when its namespace is set (Azure); without one
+    (``func start`` on a laptop) they are classified in-process, as the CLI does.
+    """
+    settings = get_settings()
+    sink = None
+    if settings.service_bus_namespace:
+        from shared.decide.work_queue import ServiceBusWorkSender
+
+        sink = ServiceBusWorkSender.from_settings(settings).send
+    return IngestPipeline(storage_from_settings(settings), settings, work_sink=sink)

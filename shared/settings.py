@@ -71,6 +71,28 @@ class Settings(BaseSettings):
     classify_batch_size: int = Field(default=25, ge=1, le=100)
     classify_min_confidence: float = Field(default=0.6, ge=0, le=1)
     classify_retry_budget: int = Field(default=4, ge=0, le=50)
+    # The deployment's quota (shared/decide/limiter.py): each instance keeps to its share, the
+    # caps divided by the instances sharing the deployment. Unset: no client-side cap
+    # (the service's 429s and x-ratelimit-remaining-* headers still pace the calls).
+    llm_tokens_per_minute: int | None = Field(default=None, ge=1)
+    llm_requests_per_minute: int | None = Field(default=None, ge=1)
+    llm_quota_instances: int = Field(default=1, ge=1, le=1000)
+    # Model requests in flight per instance; the quota, not this, should be the bound.
+    llm_concurrency: int = Field(default=16, ge=1, le=256)
+    # The classify stage (shared/decide/classify_stage.py): ingest queues work items of this many
+    # landed records on INSIGHTLOOP_CLASSIFY_QUEUE (Service Bus, in the namespace below);
+    # sized so one item ends well inside the queue's lock (tests/test_infra.py).
+    classify_item_records: int = Field(default=100, ge=1, le=10_000)
+    classify_queue: str = "classify"
+    service_bus_namespace: str | None = None  # <name>.servicebus.windows.net
+    # The classify queue's maxDeliveryCount: the last delivery sends failures to review.
+    classify_max_deliveries: int = Field(default=10, ge=1, le=100)
+    # Backfills through the Batch API (shared/decide/batch_backfill.py): `classify --pending`
+    # submits a backlog of at least this many records as a batch (unset: always online);
+    # the poll_classify_batches timer collects ended batches on this NCRONTAB schedule.
+    classify_batch_min_records: int | None = Field(default=None, ge=1)
+    classify_batch_schedule: str = "0 */10 * * * *"
+    azure_openai_batch_deployment: str | None = None  # a GlobalBatch deployment
 
     # Gold: the refresh_gold timer starts the bundle's job (docs/gold.md). Unset until the
     # bundle is deployed; the timer then logs a ConfigError and starts nothing.

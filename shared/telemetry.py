@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from opentelemetry.metrics import Meter, MeterProvider
 
     from shared.act.routing import RoutingReport
+    from shared.decide.batch_backfill import PollResult
+    from shared.decide.classify_stage import StageResult
     from shared.enrich.quality import GateResult
     from shared.models import IngestReport
 
@@ -35,7 +37,9 @@ __all__ = [
     "ModelCall",
     "configure_telemetry",
     "model_call_cost",
+    "record_batch_poll",
     "record_callback",
+    "record_classify_item",
     "record_ingest",
     "record_model_call",
     "record_model_calls",
@@ -50,6 +54,8 @@ logger = logging.getLogger("insightloop.telemetry")
 CONNECTION_STRING_ENV = "APPLICATIONINSIGHTS_CONNECTION_STRING"
 METER_NAME = "insightloop"
 PRICES_PATH = Path(__file__).resolve().parent.parent / "eval" / "prices.yaml"
+# Azure OpenAI Global Batch and OpenAI's Batch API bill half the list price.
+BATCH_PRICE_FACTOR = 0.5
 
 # The Functions host already ships worker logs and requests to Application Insights; the
 # distro would duplicate them, and its HTTP instrumentations would add client metrics.
@@ -92,6 +98,9 @@ class _Instruments:
     model_tokens: Any
     model_cost: Any
     model_latency: Any
+    model_throttled: Any
+    classify_items: Any
+    classify_records: Any
     routing_exports: Any
     routing_insights: Any
     routing_actions: Any
@@ -147,6 +156,22 @@ class _Instruments:
             ),
             model_latency=histogram(
                 "insightloop.model.latency", unit="s", description="one request, SDK retries incl."
+            ),
+            model_throttled=counter(
+                "insightloop.model.throttled",
+                unit="{response}",
+                description="429s from the deployment (its quota, shared by the instances)",
+            ),
+            classify_items=counter(
+                "insightloop.classify.items",
+                unit="{item}",
+                description="classify work items by result: classified, already_done, "
+                "dead_lettered",
+            ),
+            classify_records=counter(
+                "insightloop.classify.records",
+                unit="{record}",
+                description="records of work items by outcome: classified, review",
             ),
             routing_exports=counter(
                 "insightloop.routing.exports", unit="{export}", description="by result"
@@ -425,6 +450,85 @@ def record_model_calls(calls: Iterable[ModelCall]) -> None:
     """``record_model_call`` for each call of a classification outcome."""
     for call in calls:
         record_model_call(call)
+
+
+def record_classify_item(
+    result: StageResult, *, trigger: str, quota: Mapping[str, float] | None = None
+) -> None:
+    """One classify work item: its records by outcome, its model calls, and the quota
+    gauges of the process's model client (in flight, 429s, tokens/minute used vs quota)."""
+    if result.already_done:
+        outcome = "already_done"
+    elif result.dead_lettered:
+        outcome = "dead_lettered"
+    else:
+        outcome = "classified"
+    _log(
+        "classify_item",
+        {
+            "trigger": trigger,
+            "item": result.item_id,
+            "result": outcome,
+            "records": result.records,
+            "classified": result.classified,
+            "review": result.in_review,
+            "cache_hits": result.cache_hits,
+            "model_calls": len(result.calls),
+            **(quota or {}),
+        },
+    )
+    record_model_calls(result.calls)
+    instruments = _active()
+    if instruments is None:
+        return
+    try:
+        instruments.classify_items.add(1, {"trigger": trigger, "result": outcome})
+        for kind, count in (("classified", result.classified), ("review", result.in_review)):
+            if count:
+                instruments.classify_records.add(count, {"trigger": trigger, "outcome": kind})
+        throttled = int((quota or {}).get("throttled_new", 0))
+        if throttled:
+            instruments.model_throttled.add(throttled, {"trigger": trigger})
+    except Exception:
+        logger.warning("telemetry: record_classify_item failed", exc_info=True)
+
+
+def record_batch_poll(result: PollResult, *, model: str, prompt_version: str) -> None:
+    """One collected Batch API job: its requests by outcome, and its cost at batch price,
+    beside the online calls' cost (``mode=batch`` on the cost metric) for cost per record."""
+    cost = model_call_cost(model, result.prompt_tokens, 0, result.completion_tokens)
+    cost = cost * BATCH_PRICE_FACTOR if cost is not None else None
+    _log(
+        "batch_poll",
+        {
+            "batch": result.batch_id,
+            "status": result.status,
+            "model": model,
+            "requests": result.requests,
+            "failed": result.failed_requests,
+            "missing": result.missing_requests,
+            "answered_records": result.answered_records,
+            "items": result.requeued_items,
+            "prompt_tokens": result.prompt_tokens,
+            "completion_tokens": result.completion_tokens,
+            "cost_usd": cost,
+        },
+    )
+    instruments = _active()
+    if instruments is None:
+        return
+    try:
+        labels = {"prompt_version": prompt_version, "model": model, "mode": "batch"}
+        for kind, count in (
+            ("prompt", result.prompt_tokens),
+            ("completion", result.completion_tokens),
+        ):
+            if count:
+                instruments.model_tokens.add(count, {**labels, "kind": kind})
+        if cost:
+            instruments.model_cost.add(cost, labels)
+    except Exception:
+        logger.warning("telemetry: record_batch_poll failed", exc_info=True)
 
 
 # ------------------------------------------------------------------ routing and callbacks

@@ -190,3 +190,75 @@ def test_reset_baseline_forgets_what_the_gate_learned(
     assert main(["reset-baseline", "reviews"]) == 0
     assert not (local_root / "ledger" / "baselines" / "reviews.json").exists()
     assert "baseline of 'reviews' reset (it held 1 batch(es), 60 rows)" in capsys.readouterr().out
+
+
+def test_classify_pending_resumes_what_an_outage_left_and_names_the_model(
+    tmp_path: Path, local_root: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    from tests.deployment_server import DeploymentServer
+
+    server = DeploymentServer(latency_s=0.0, output_tokens_per_s=1e9, fail_after_calls=0).start()
+    try:
+        monkeypatch.setenv("INSIGHTLOOP_LLM_PROVIDER", "openai_compatible")
+        monkeypatch.setenv("INSIGHTLOOP_LLM_BASE_URL", f"{server.url}/v1")
+        monkeypatch.setenv("INSIGHTLOOP_LLM_MODEL", "deployment")
+        monkeypatch.setenv("INSIGHTLOOP_LLM_MAX_RETRIES", "0")
+        get_settings.cache_clear()
+        folder = tmp_path / "exports" / "reviews"
+        folder.mkdir(parents=True)
+        (folder / "a.csv").write_bytes(reviews_csv(range(3)))
+        assert main(["ingest", str(folder)]) == 2  # the model is down: landed, not decided
+        assert "`insightloop classify --pending` resumes them" in capsys.readouterr().out
+        assert len(list((local_root / "landing" / "feedback").rglob("*.jsonl"))) == 1
+        assert not (local_root / "landing" / "classified").exists()
+
+        server.fail_after_calls = None
+        assert main(["classify", "--pending"]) == 0
+        assert main(["classify", "--pending"]) == 0  # nothing left
+        err = capsys.readouterr().err
+        assert "classified 1 pending work item(s) with deployment: 3 record(s), 3 classified" in err
+        assert "classified 0 pending work item(s)" in err
+        assert "object at 0x" not in err
+        assert server.calls == 1
+    finally:
+        server.stop()
+
+
+def test_a_backlog_past_the_threshold_goes_to_the_batch_api_and_lands_when_collected(
+    tmp_path: Path, local_root: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    from tests.batch_server import BatchServer
+    from tests.deployment_server import DeploymentServer
+
+    down = DeploymentServer(latency_s=0.0, output_tokens_per_s=1e9, fail_after_calls=0).start()
+    batch = BatchServer().start()
+    try:
+        monkeypatch.setenv("INSIGHTLOOP_LLM_PROVIDER", "openai_compatible")
+        monkeypatch.setenv("INSIGHTLOOP_LLM_BASE_URL", f"{down.url}/v1")
+        monkeypatch.setenv("INSIGHTLOOP_LLM_MODEL", "deployment")
+        monkeypatch.setenv("INSIGHTLOOP_LLM_MAX_RETRIES", "0")
+        get_settings.cache_clear()
+        folder = tmp_path / "exports" / "reviews"
+        folder.mkdir(parents=True)
+        (folder / "a.csv").write_bytes(reviews_csv(range(4)))
+        assert main(["ingest", str(folder)]) == 2  # landed; the online model is down
+
+        # The backlog (4 records) reaches the threshold: it goes to the Batch API.
+        monkeypatch.setenv("INSIGHTLOOP_LLM_BASE_URL", f"{batch.url}/v1")
+        monkeypatch.setenv("INSIGHTLOOP_CLASSIFY_BATCH_MIN_RECORDS", "4")
+        get_settings.cache_clear()
+        assert main(["classify", "--pending"]) == 0
+        [batch_id] = batch.batches
+        assert main(["classify", "--poll-batches"]) == 0  # still running: nothing landed
+        assert not (local_root / "landing" / "classified").exists()
+        batch.finish(batch_id)
+        assert main(["classify", "--poll-batches"]) == 0
+        err = capsys.readouterr().err
+        assert "submitted 1 pending work item(s) as batch batch-1" in err
+        assert "batch batch-1 completed: 4 record(s) answered" in err
+        landed = list((local_root / "landing" / "classified").rglob("*.jsonl"))
+        assert sum(len(p.read_bytes().splitlines()) for p in landed) == 4
+        assert down.calls == 0
+    finally:
+        down.stop()
+        batch.stop()

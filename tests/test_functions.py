@@ -6,6 +6,7 @@ the worker does, with the binding types the runtime hands over.
 
 from __future__ import annotations
 
+import io
 import uuid
 from collections.abc import Iterator
 
@@ -19,6 +20,7 @@ from shared.errors import TransientError
 from shared.pipeline import get_pipeline
 from shared.settings import Settings, get_settings
 from shared.storage import BlobStorage
+from tests.enrich.test_enrich import reviews_csv as enrich_reviews_csv
 from tests.ingest.test_pipeline import event, landed_rows, reviews_csv
 
 
@@ -32,8 +34,10 @@ def app_functions() -> dict:
 
 def test_the_app_registers_every_function(app_functions: dict) -> None:
     assert sorted(app_functions) == [
+        "classify_batches",
         "ingest_blob",
         "ingest_events",
+        "poll_classify_batches",
         "receive_jira_webhook",
         "receive_slack_action",
         "refresh_gold",
@@ -56,6 +60,14 @@ def test_ingest_events_is_a_batched_service_bus_trigger(app_functions: dict) -> 
     assert binding["queueName"] == "%INSIGHTLOOP_FEEDBACK_QUEUE%"
     assert binding["connection"] == "ServiceBusConnection"
     assert str(binding["cardinality"].value) == "many"
+
+
+def test_classify_batches_is_a_single_message_service_bus_trigger(app_functions: dict) -> None:
+    (binding,) = [b.get_dict_repr() for b in app_functions["classify_batches"].get_bindings()]
+    assert binding["type"] == "serviceBusTrigger"
+    assert binding["queueName"] == "%INSIGHTLOOP_CLASSIFY_QUEUE%"
+    assert binding["connection"] == "ServiceBusConnection"  # identity-based prefix
+    assert str(binding.get("cardinality", "one")).endswith("one")
 
 
 @pytest.fixture
@@ -160,3 +172,60 @@ def test_ingest_events_raises_when_storage_is_down_so_the_runtime_retries(
     finally:
         get_settings.cache_clear()
         get_pipeline.cache_clear()
+
+
+@pytest.mark.azurite
+def test_classify_batches_lands_an_item_once_and_its_poison_goes_to_review(
+    app_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from functions import classify
+    from shared.decide.classify_stage import get_classify_stage
+    from shared.pipeline import IngestPipeline
+    from tests.deployment_server import DeploymentServer
+
+    server = DeploymentServer(latency_s=0.0, output_tokens_per_s=1e9).start()
+    try:
+        monkeypatch.setenv("INSIGHTLOOP_LLM_PROVIDER", "openai_compatible")
+        monkeypatch.setenv("INSIGHTLOOP_LLM_BASE_URL", f"{server.url}/v1")
+        monkeypatch.setenv("INSIGHTLOOP_LLM_MODEL", "deployment")
+        monkeypatch.setenv("INSIGHTLOOP_LLM_MAX_RETRIES", "0")
+        monkeypatch.setenv("INSIGHTLOOP_CLASSIFY_ITEM_RECORDS", "2")
+        get_settings.cache_clear()
+        get_classify_stage.cache_clear()
+        settings = get_settings()
+        storage = BlobStorage.from_settings(settings)
+        queued: list = []
+        pipeline = IngestPipeline(storage, settings, work_sink=queued.extend)
+        data = enrich_reviews_csv(["The strap broke.", "Late again.", "Refund never came."])
+        pipeline.ingest_file("reviews", "r.csv", lambda: io.BytesIO(data))
+        first, second = queued
+
+        message = sb_message(first.model_dump_json().encode(), first.item_id)
+        classify.classify_batches(message)
+        classify.classify_batches(message)  # redelivered: lands nothing twice
+        classified = rows_under(storage, settings.landing_container, "classified/")
+        assert len(classified) == 2 and server.calls == 1
+
+        server.fail_after_calls = 0
+        last = ServiceBusMessage(
+            body=second.model_dump_json().encode(),
+            message_id=second.item_id,
+            delivery_count=settings.classify_max_deliveries,
+            application_properties={},
+            user_properties={},
+        )
+        with pytest.raises(TransientError):  # raises so the message dead-letters
+            classify.classify_batches(last)
+        review = rows_under(storage, settings.landing_container, "review/")
+        assert len(review) == 1 and review[0]["needs_review"]
+    finally:
+        server.stop()
+        get_classify_stage.cache_clear()
+
+
+def rows_under(storage: BlobStorage, container: str, prefix: str) -> list[dict]:
+    found = []
+    for path in storage.list(container, prefix):
+        data, _ = storage.read(container, path)  # type: ignore[misc]
+        found.extend(orjson.loads(line) for line in data.splitlines())
+    return found

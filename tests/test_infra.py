@@ -84,6 +84,12 @@ OPTIONAL_IN_AZURE = {
     "INSIGHTLOOP_CLASSIFY_BATCH_SIZE": TUNING + "; host.json sizing assumes the default",
     "INSIGHTLOOP_CLASSIFY_MIN_CONFIDENCE": TUNING,
     "INSIGHTLOOP_CLASSIFY_RETRY_BUDGET": TUNING,
+    "INSIGHTLOOP_LLM_CONCURRENCY": TUNING,
+    "INSIGHTLOOP_CLASSIFY_BATCH_MIN_RECORDS": TUNING + "; unset: backlogs go online",
+    "INSIGHTLOOP_AZURE_OPENAI_BATCH_DEPLOYMENT": "set once a GlobalBatch deployment exists "
+    "(docs/operate.md#the-classify-stage)",
+    "INSIGHTLOOP_CLASSIFY_ITEM_RECORDS": TUNING + "; the classify queue's lock sizing assumes "
+    "the default",
     "INSIGHTLOOP_DATABRICKS_TOKEN": "a PAT for local development; Azure uses the managed identity",
     "INSIGHTLOOP_DATABRICKS_HTTP_TIMEOUT_SECONDS": TUNING,
     "INSIGHTLOOP_DATABRICKS_RETRY_TIMEOUT_SECONDS": TUNING,
@@ -101,6 +107,7 @@ NOT_SECRETS = {
     "APPLICATIONINSIGHTS_CONNECTION_STRING": "ingestion endpoint and instrumentation key, an "
     "identifier: local auth is off, so ingestion needs the identity's Entra token",
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING": "names the identity's client id, no secret",
+    "INSIGHTLOOP_LLM_TOKENS_PER_MINUTE": "the deployment's quota, counted in model tokens",
 }
 
 # local.settings.json.example entries with no Azure counterpart, and the reverse.
@@ -443,6 +450,77 @@ def test_service_bus_batch_p99_stays_under_half_the_lock() -> None:
     p99 = batch * ENRICH_MS_PER_RECORD * BUSY_HOST_FACTOR / 1000
     p99 += requests * MODEL_REQUEST_P99_S + RETRY_AFTER_S
     assert 2 * p99 <= lock_s, f"batch p99 {p99:.0f} s is over half the {lock_s} s lock"
+
+
+def _classify_queue() -> dict[str, Node]:
+    queues = [
+        _properties(queue)
+        for queue in _named(_params("serviceBus")["queues"])
+        if queue.type == "object"
+    ]
+    [queue] = [q for q in queues if _text(q["name"]) == "classifyQueueName"]
+    return queue
+
+
+def _bicep_int(name: str, keyword: str = "param") -> int:
+    match = re.search(rf"^{keyword} {name}(?: int)? = (\d+)$", MAIN_BICEP.read_text(), re.M)
+    assert match, f"{keyword} {name} not found"
+    return int(match.group(1))
+
+
+def test_a_classify_work_item_ends_well_inside_the_lock_at_the_configured_concurrency() -> None:
+    from shared.decide.classification import model_answer_schema, strict_json_schema
+    from shared.decide.classifier import MaskedText, batch_messages
+    from shared.decide.llm import SCHEMA_NAME, ChatModel
+    from shared.decide.prompts import get_prompt_version, load_manifest
+    from shared.decide.taxonomy import get_taxonomy
+
+    queue = _classify_queue()
+    lock_s = _iso_seconds(_key(queue["lockDuration"]))
+    fields = Settings.model_fields
+    records = fields["classify_item_records"].default
+    per_request = fields["classify_batch_size"].default
+    concurrency = fields["llm_concurrency"].default
+    assert records % per_request == 0, "a partial model request pays the prompt prefix again"
+    # Every split and re-ask the retry budget allows, each as big as a full request.
+    requests = records // per_request + fields["classify_retry_budget"].default
+    waves = math.ceil(requests / concurrency)
+    p99 = waves * MODEL_REQUEST_P99_S + RETRY_AFTER_S
+    p99 += records * ENRICH_MS_PER_RECORD * BUSY_HOST_FACTOR / 1000  # evidence re-scan, bounded
+    assert 2 * p99 <= lock_s, f"item p99 {p99:.0f} s is over half the {lock_s} s lock"
+
+    # Paced by the quota instead: every instance busy, each on its share of the default
+    # deployment. The host renews the lock while the function runs, up to host.json's
+    # maxAutoLockRenewalDuration.
+    prompts = PROJECT_ROOT / "prompts"
+    taxonomy = get_taxonomy(prompts)
+    prompt = get_prompt_version(prompts, load_manifest(prompts / "classify").active)
+    review = "The zipper broke after two washes and support never answered my emails. " * 4
+    batch = [MaskedText(f"{i:032x}", review) for i in range(per_request)]
+    messages, _ = batch_messages(prompt, taxonomy, batch)
+    schema = strict_json_schema(model_answer_schema(taxonomy))
+    response_format = {
+        "type": "json_schema",
+        "json_schema": {"name": SCHEMA_NAME, "strict": True, "schema": schema},
+    }
+    model = ChatModel(None, "sizing")  # type: ignore[arg-type]
+    tokens = requests * model.estimated_tokens(messages, response_format, per_request)
+    host = json.loads((PROJECT_ROOT / "host.json").read_text())["extensions"]["serviceBus"]
+    # Items running at once on an instance split its share of the quota.
+    share = _bicep_int("openAiDeploymentCapacity") * 1000 / _bicep_int("maximumInstanceCount")
+    quota_s = host["maxConcurrentCalls"] * tokens / share * 60
+    hours, minutes, seconds = map(int, host["maxAutoLockRenewalDuration"].split(":"))
+    renewal_s = hours * 3600 + minutes * 60 + seconds
+    assert 2 * quota_s <= renewal_s, f"item at the quota {quota_s:.0f} s, renewal {renewal_s} s"
+
+
+def test_the_classify_stage_sends_its_failures_to_review_on_the_queues_last_delivery() -> None:
+    queue = _classify_queue()
+    assert _text(queue["maxDeliveryCount"]) == "classifyMaxDeliveries"
+    deliveries = _bicep_int("classifyMaxDeliveries", "var")
+    assert deliveries == Settings.model_fields["classify_max_deliveries"].default
+    settings = bicep_app_settings()
+    assert _text(settings["INSIGHTLOOP_CLASSIFY_MAX_DELIVERIES"]) == "string(classifyMaxDeliveries)"
 
 
 def test_the_enrichment_cost_still_matches_the_benchmark() -> None:

@@ -10,8 +10,10 @@ __getattr__, __all__ = lazy_exports(
     __name__,
     {
         "answer_cache": ("AnswerCache",),
+        "batch_backfill": ("BatchBackfill", "backfill_from_settings"),
         "classification": ("Classification", "model_answer_schema", "strict_json_schema"),
         "classifier": ("ClassifyOutcome", "LlmClassifier", "MaskedText", "batch_messages"),
+        "classify_stage": ("ClassifyStage", "get_classify_stage", "parse_work_item"),
         "factory": (
             "Classifier",
             "chat_model_from_settings",
@@ -19,6 +21,7 @@ __getattr__, __all__ = lazy_exports(
             "mask_for_classification",
             "rescan_evidence",
         ),
+        "limiter": ("QuotaLimiter",),
         "llm": ("ChatModel",),
         "local_classifier": ("LocalClassifier", "shipped_text_model"),
         "overrides": (
@@ -47,5 +50,6 @@ __getattr__, __all__ = lazy_exports(
             "load_taxonomy",
         ),
         "text_model": ("TextModel", "TrainingExample"),
+        "work_queue": ("ServiceBusWorkSender",),
     },
 )

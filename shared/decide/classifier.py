@@ -12,16 +12,21 @@ the guardrails. What goes wrong is contained, never dropped:
 * an outage (:class:`~shared.errors.TransientError`) propagates: the queue redelivers.
 
 Identical masked texts are classified once per prompt version and model (the cache),
-so a duplicate costs no tokens. Every model call leaves a :class:`CallRecord` for the
-audit trail.
+so a duplicate costs no tokens. Batches run ``concurrency`` at a time (the model's
+:class:`~shared.decide.limiter.QuotaLimiter` keeps them inside the deployment's quota), and each
+batch's confident answers are written to the answer cache as soon as it is done, so an
+outage mid-run costs only the batches in flight: the retry asks only the unanswered.
+Every model call leaves a :class:`CallRecord` for the audit trail.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -117,13 +122,16 @@ class LlmClassifier:
         retry_budget: int = 4,
         cache: AnswerCache | None = None,
         memory_entries: int = 50_000,
+        concurrency: int = 1,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        if batch_size < 1 or retry_budget < 0:
-            raise ValueError("batch_size must be >= 1 and retry_budget >= 0")
+        if batch_size < 1 or retry_budget < 0 or concurrency < 1:
+            raise ValueError("batch_size, concurrency must be >= 1 and retry_budget >= 0")
         self.taxonomy = taxonomy
         self.prompt = prompt
-        self.model = model
+        self.chat = model
+        self.model = model.model  # the model or deployment name, for summaries and audit
+        self.concurrency = concurrency
         self.batch_size = batch_size
         self.min_confidence = min_confidence
         self.retry_budget = retry_budget
@@ -134,6 +142,7 @@ class LlmClassifier:
         # (text hash, prompt, model) -> classification of that text, record id aside;
         # least recently used entries go first, so a long-lived worker stays bounded.
         self._cache: OrderedDict[tuple[str, str, str], Classification] = OrderedDict()
+        self._cache_lock = threading.Lock()
         self.memory_entries = memory_entries
 
     def classify(self, items: Sequence[MaskedText]) -> ClassifyOutcome:
@@ -156,20 +165,14 @@ class LlmClassifier:
         firsts = list(pending)
         if self.cache is not None and pending:
             pending = self._from_storage(pending, outcome)
-        for start in range(0, len(pending), self.batch_size):
-            batch = pending[start : start + self.batch_size]
-            budget = [self.retry_budget]
-            for result in self._classify_batch(batch, budget, outcome, attempt=1):
-                outcome.classifications.append(result)
+        batches = [
+            pending[start : start + self.batch_size]
+            for start in range(0, len(pending), self.batch_size)
+        ]
+        for part in self._run_batches(batches):
+            outcome.classifications += part.classifications
+            outcome.calls += part.calls
         by_id = {c.record_id: c for c in outcome.classifications}
-        if self.cache is not None:
-            self.cache.put_many(
-                {
-                    self._storage_key(item): by_id[item.record_id]
-                    for item in pending
-                    if not by_id[item.record_id].needs_review
-                }
-            )
         by_hash = {
             item.text_sha256: by_id[item.record_id] for item in firsts if item.record_id in by_id
         }
@@ -182,23 +185,77 @@ class LlmClassifier:
 
     # ------------------------------------------------------------ internals
 
+    def _run_batches(self, batches: list[list[MaskedText]]) -> list[ClassifyOutcome]:
+        """Every batch's outcome, in batch order; each is cached the moment it is done.
+
+        An outage in one batch stops new ones from starting, keeps (and caches) what the
+        batches in flight bring back, then propagates for the queue to redeliver.
+        """
+        if self.concurrency == 1 or len(batches) <= 1:
+            parts = []
+            for batch in batches:
+                parts.append(self._one_batch(batch))
+                self._persist(batch, parts[-1])
+            return parts
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="classify") as pool:
+            futures = [pool.submit(self._one_batch, batch) for batch in batches]
+            batch_of = dict(zip(futures, batches, strict=True))
+            remaining: set[Future[ClassifyOutcome]] = set(futures)
+            failure: BaseException | None = None
+            while remaining:
+                done, remaining = wait(remaining, return_when=FIRST_EXCEPTION)
+                for future in done:
+                    if future.cancelled():
+                        continue
+                    if future.exception() is not None:
+                        failure = failure or future.exception()
+                        continue
+                    self._persist(batch_of[future], future.result())
+                if failure is not None:
+                    for future in remaining:
+                        future.cancel()
+            if failure is not None:
+                raise failure
+            return [future.result() for future in futures]
+
+    def _one_batch(self, batch: list[MaskedText]) -> ClassifyOutcome:
+        part = ClassifyOutcome()
+        budget = [self.retry_budget]
+        part.classifications = self._classify_batch(batch, budget, part, attempt=1)
+        return part
+
+    def _persist(self, batch: list[MaskedText], part: ClassifyOutcome) -> None:
+        """A batch's confident answers, kept at once: a later outage cannot cost them."""
+        if self.cache is None:
+            return
+        by_id = {c.record_id: c for c in part.classifications if not c.needs_review}
+        self.cache.put_many(
+            {
+                self._storage_key(item): by_id[item.record_id]
+                for item in batch
+                if item.record_id in by_id
+            }
+        )
+
     def _cache_key(self, item: MaskedText) -> tuple[str, str, str]:
-        return item.text_sha256, self.prompt.label, self.model.model
+        return item.text_sha256, self.prompt.label, self.model
 
     def _recall(self, item: MaskedText) -> Classification | None:
         key = self._cache_key(item)
-        found = self._cache.get(key)
-        if found is not None:
-            self._cache.move_to_end(key)
+        with self._cache_lock:
+            found = self._cache.get(key)
+            if found is not None:
+                self._cache.move_to_end(key)
         return found
 
     def _remember(self, item: MaskedText, result: Classification) -> None:
-        self._cache[self._cache_key(item)] = result
-        while len(self._cache) > self.memory_entries:
-            self._cache.popitem(last=False)
+        with self._cache_lock:
+            self._cache[self._cache_key(item)] = result
+            while len(self._cache) > self.memory_entries:
+                self._cache.popitem(last=False)
 
     def _storage_key(self, item: MaskedText) -> str:
-        return cache_key(item.text_sha256, self.prompt.label, self.model.model)
+        return cache_key(item.text_sha256, self.prompt.label, self.model)
 
     def _from_storage(self, items: list[MaskedText], outcome: ClassifyOutcome) -> list[MaskedText]:
         """Answer what earlier runs classified; returns the items still to ask about."""
@@ -227,7 +284,7 @@ class LlmClassifier:
         by_local_id = dict(zip(local_ids, batch, strict=True))
         call = CallRecord(
             prompt_version=self.prompt.label,
-            model=self.model.model,
+            model=self.model,
             record_ids=[item.record_id for item in batch],
             text_sha256=[item.text_sha256 for item in batch],
             attempt=attempt,
@@ -235,7 +292,7 @@ class LlmClassifier:
         )
         outcome.calls.append(call)
         try:
-            reply = self.model.answer(messages, self.schema, records=len(batch))
+            reply = self.chat.answer(messages, self.schema, records=len(batch))
         except ModelAnswerError as exc:
             call.outcome = exc.reason
             return self._retry(batch, budget, outcome, attempt, f"model answer {exc}")
@@ -289,7 +346,7 @@ class LlmClassifier:
             min_confidence=self.min_confidence,
             classified_at=self.clock(),
             prompt_version=self.prompt.label,
-            model=self.model.model,
+            model=self.model,
         )
         self._remember(item, result)
         return result
@@ -306,7 +363,7 @@ class LlmClassifier:
             method="llm",
             taxonomy_version=self.taxonomy.version,
             prompt_version=self.prompt.label,
-            model=self.model.model,
+            model=self.model,
             needs_review=True,
             review_reasons=[reason],
             classified_at=self.clock(),

@@ -14,6 +14,7 @@ from typing import Protocol
 from shared.decide.answer_cache import AnswerCache
 from shared.decide.classification import Classification
 from shared.decide.classifier import ClassifyOutcome, LlmClassifier, MaskedText
+from shared.decide.limiter import QuotaLimiter
 from shared.decide.llm import ChatModel
 from shared.decide.local_classifier import LocalClassifier, shipped_text_model
 from shared.decide.prompts import PROMPT_NAME, PromptManifest, get_prompt_version, load_manifest
@@ -84,6 +85,7 @@ def classifier_from_settings(
             min_confidence=settings.classify_min_confidence,
             retry_budget=settings.classify_retry_budget,
             cache=AnswerCache(storage, settings.ledger_container) if storage else None,
+            concurrency=settings.llm_concurrency,
         )
         for version in versions
     }
@@ -93,8 +95,16 @@ def classifier_from_settings(
 
 
 def chat_model_from_settings(settings: Settings) -> ChatModel:
-    """The configured model endpoint (``openai_compatible`` or ``azure_openai``)."""
+    """The configured model endpoint (``openai_compatible`` or ``azure_openai``), paced by
+    the deployment's quota when it is configured."""
     api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+    limiter = None
+    if settings.llm_tokens_per_minute or settings.llm_requests_per_minute:
+        limiter = QuotaLimiter(
+            tokens_per_minute=settings.llm_tokens_per_minute,
+            requests_per_minute=settings.llm_requests_per_minute,
+            instances=settings.llm_quota_instances,
+        )
     if settings.llm_provider == "azure_openai":
         return ChatModel.azure_openai(
             endpoint=settings.azure_openai_endpoint or "",
@@ -103,6 +113,7 @@ def chat_model_from_settings(settings: Settings) -> ChatModel:
             api_key=api_key,
             timeout=settings.llm_timeout_seconds,
             max_retries=settings.llm_max_retries,
+            limiter=limiter,
         )
     return ChatModel.openai_compatible(
         base_url=settings.llm_base_url or "",
@@ -110,6 +121,7 @@ def chat_model_from_settings(settings: Settings) -> ChatModel:
         api_key=api_key,
         timeout=settings.llm_timeout_seconds,
         max_retries=settings.llm_max_retries,
+        limiter=limiter,
     )
 
 

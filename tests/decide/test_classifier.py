@@ -197,9 +197,10 @@ def test_a_canary_candidate_gets_its_share_of_records_by_id(
     assert classifier_from_settings(settings, "v1").prompt.label == "classify/v1"  # type: ignore[attr-defined]
 
 
-def test_an_outage_while_classifying_lands_nothing_and_the_retry_lands_all(
+def test_an_outage_while_classifying_leaves_the_landed_records_pending_until_resumed(
     server: OpenAIServer, tmp_path: pytest.TempPathFactory
 ) -> None:
+    from shared.decide.classify_stage import ClassifyStage
     from shared.pipeline import IngestPipeline
     from shared.settings import Settings
     from shared.storage import LocalStorage
@@ -221,13 +222,22 @@ def test_an_outage_while_classifying_lands_nothing_and_the_retry_lands_all(
     server.queue(Reply(status=503))
     with pytest.raises(TransientError):
         pipeline.ingest_file("reviews", "r.csv", lambda: open(path, "rb"))  # noqa: SIM115
-    assert list(storage.list("landing", "feedback/")) == []
-    assert not storage.exists("ledger", "baselines/reviews.json")  # no half-counted batch
+    # Landed and queued, not decided: nothing in classified/ or review/ yet.
+    assert len(list(storage.list("landing", "feedback/"))) == 1
+    assert list(storage.list("landing", "classified/")) == []
+    assert list(storage.list("landing", "review/")) == []
+    stage = ClassifyStage.from_settings(settings, storage)
+    assert len(stage.pending.pending()) == 1
 
     server.queue(answer("a" * 32, "b" * 32))
+    [result] = stage.run_pending()
+    assert (result.records, result.classified, result.in_review, len(result.calls)) == (2, 2, 0, 1)
+    assert stage.pending.pending() == [] and stage.run_pending() == []
+    assert len(server.requests) == 2
+    # Re-ingesting the same file lands nothing and asks nothing.
     report = pipeline.ingest_file("reviews", "r.csv", lambda: open(path, "rb"))  # noqa: SIM115
-    assert (report.landed, report.classified, report.in_review, report.model_calls) == (2, 2, 0, 1)
-    assert report.reconciled
+    assert (report.landed, report.duplicates, report.model_calls) == (0, 2, 0)
+    assert report.reconciled and len(server.requests) == 2
 
 
 def test_answers_are_cached_in_storage_across_runs(server: OpenAIServer, tmp_path: Path) -> None:

@@ -88,7 +88,7 @@ def test_the_azure_route_carries_deployment_api_version_and_key(server: OpenAISe
     assert request.headers["api-key"] == "azure-key"
 
 
-def test_429_with_retry_after_is_retried_by_the_sdk(server: OpenAIServer) -> None:
+def test_429_with_retry_after_is_retried_by_the_one_retry_policy(server: OpenAIServer) -> None:
     server.queue(
         Reply(status=429, headers={"retry-after-ms": "20"}),
         Reply(content=answer_json("r1", "r2")),
