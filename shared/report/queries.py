@@ -53,7 +53,7 @@ class QueryParameter(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     name: str
-    data_type: Literal["DATE"]
+    data_type: Literal["DATE", "STRING", "INT"]  # dashboards use DATE; ask's tools all three
 
 
 class Query(BaseModel):
@@ -196,7 +196,7 @@ class LocalWarehouse:
         filled = "".join(f", CAST(NULL AS {columns[name]}) AS {name}" for name in missing)
         self.connection.execute(f"CREATE VIEW {table} AS SELECT *{filled} FROM {source}")  # noqa: S608
 
-    def run(self, query: Query, parameters: Mapping[str, date] | None = None) -> QueryResult:
+    def run(self, query: Query, parameters: Mapping[str, Any] | None = None) -> QueryResult:
         values = dict(parameters or {})
         unset = [p.name for p in query.parameters if p.name not in values]
         if unset:

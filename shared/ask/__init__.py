@@ -1,0 +1,33 @@
+"""Ask the insights: read-only tools over Gold, served over MCP and by ``insightloop ask``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from shared.ask.backends import GoldBackend, backend_from_settings
+from shared.ask.safety import QuoteScanner
+from shared.ask.tools import TOOLS, GoldTools, ToolInputError, validate_input
+from shared.settings import Settings
+
+
+def tools_from_settings(settings: Settings, backend: GoldBackend | None = None) -> GoldTools:
+    """The tools over the configured Gold (Databricks with a warehouse id, else local)."""
+    from shared.enrich import PII_CONFIG
+    from shared.masking import get_masker
+
+    masker = get_masker(Path(settings.config_dir) / PII_CONFIG)
+    return GoldTools(
+        backend if backend is not None else backend_from_settings(settings),
+        QuoteScanner(masker),
+        max_rows=settings.ask_max_rows,
+    )
+
+
+__all__ = [
+    "TOOLS",
+    "GoldTools",
+    "QuoteScanner",
+    "ToolInputError",
+    "tools_from_settings",
+    "validate_input",
+]
