@@ -27,6 +27,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from shared.ask.commands import add_ask_parsers
 from shared.classifier import MaskedText
 from shared.decide import classifier_from_settings, mask_for_classification, rescan_evidence
 from shared.enrich import PII_CONFIG, Enrichment
@@ -740,6 +741,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.set_defaults(handler=cmd_report)
 
     add_eval_parser(commands)
+    add_ask_parsers(commands)
     return parser
 
 
