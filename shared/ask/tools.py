@@ -455,6 +455,17 @@ class GoldTools:
             truncated = truncated or cut
         return DataHealth(**parts, truncated=truncated)
 
+    def verify_quote(self, quote: str, record_id: str | None = None) -> str | None:
+        """The quote as Gold's re-scanned evidence holds it, or None when Gold has no such
+        quote verbatim (in ``record_id``'s evidence when given). Not a tool: ``ask`` uses it."""
+        if not quote.strip() or len(quote) > 500:
+            return None
+        records, _ = self._run("verify_quote", {"quote": quote, "record_id": record_id}, 1)
+        if not records:
+            return None
+        texts, _ = self.scanner.rescan([quote])
+        return texts[0]
+
     def _scanned(self, quotes: list[EvidenceQuote]) -> tuple[list[EvidenceQuote], int]:
         texts, masked = self.scanner.rescan([q.quote for q in quotes])
         return [
