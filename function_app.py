@@ -2,10 +2,11 @@
 
 import azure.functions as func
 
-from functions import callbacks, gold, ingest, routing
+from functions import ask, callbacks, gold, ingest, routing
 
 app = func.FunctionApp()
 app.register_functions(ingest.bp)
 app.register_functions(gold.bp)
 app.register_functions(callbacks.bp)
 app.register_functions(routing.bp)
+app.register_functions(ask.bp)

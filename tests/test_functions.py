@@ -32,6 +32,13 @@ def app_functions() -> dict:
 
 def test_the_app_registers_every_function(app_functions: dict) -> None:
     assert sorted(app_functions) == [
+        "ask_alerts",
+        "ask_data_health",
+        "ask_insight_detail",
+        "ask_outcomes",
+        "ask_search_evidence",
+        "ask_theme_trend",
+        "ask_top_insights",
         "ingest_blob",
         "ingest_events",
         "receive_jira_webhook",
