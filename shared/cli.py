@@ -27,7 +27,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from shared.ask.commands import add_ask_parsers
+from shared.ask.commands import add_ask_parsers, demo_ask
 from shared.classifier import MaskedText
 from shared.decide import classifier_from_settings, mask_for_classification, rescan_evidence
 from shared.enrich import PII_CONFIG, Enrichment
@@ -353,6 +353,7 @@ def _demo_gold_and_routing(root: Path, settings: Settings, storage: LocalStorage
         highlight=False,
         soft_wrap=True,
     )
+    demo_ask(gold.warehouse, settings, console)  # 6. the ask example (shared/ask)
     return 0
 
 

@@ -81,12 +81,15 @@ class DuckDbGold:
     def run(self, query: Query, parameters: Mapping[str, Any], max_rows: int) -> Rows:
         from shared.report.queries import _duckdb_sql
 
+        # The cap is in the SQL (an int of ours, never caller text): DuckDB then plans a top-N,
+        # where fetchmany over a streamed result was slower than fetching every row.
+        sql = f"SELECT * FROM ({_duckdb_sql(query.sql)}) AS capped LIMIT {int(max_rows) + 1}"  # noqa: S608
         # One connection, one statement at a time: a cursor per call keeps threads apart.
         cursor = self.warehouse.connection.cursor()
         try:
-            cursor.execute(_duckdb_sql(query.sql), _bound(query, parameters) or None)
+            cursor.execute(sql, _bound(query, parameters) or None)
             columns = [column[0] for column in cursor.description or ()]
-            rows = cursor.fetchmany(max_rows + 1)
+            rows = cursor.fetchall()
         finally:
             cursor.close()
         records = [dict(zip(columns, row, strict=True)) for row in rows[:max_rows]]

@@ -37,6 +37,24 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+DEMO_QUESTION = "What are the top insights this week?"
+
+
+def demo_ask(warehouse: Path, settings: Settings, console: Any) -> None:
+    """The demo's last step: one question, answered offline from the Gold it just built."""
+    from shared.ask import tools_from_settings
+    from shared.ask.answer import offline_answer
+
+    console.print(
+        f'\n[bold]6. Ask[/bold] (docs/ask.md): insightloop ask "{DEMO_QUESTION}"',
+        highlight=False,
+        soft_wrap=True,
+    )
+    local = settings.model_copy(update={"gold_warehouse": warehouse, "llm_provider": "local"})
+    answer = offline_answer(DEMO_QUESTION, tools_from_settings(local), Path(settings.config_dir))
+    console.print(answer.render(), highlight=False, soft_wrap=True, markup=False)
+
+
 def add_ask_parsers(commands: Any) -> None:
     """``mcp`` and ``ask`` on the CLI's subcommand parser."""
     warehouse_help = (
@@ -72,4 +90,4 @@ def add_ask_parsers(commands: Any) -> None:
     ask.set_defaults(handler=cmd_ask)
 
 
-__all__ = ["add_ask_parsers"]
+__all__ = ["add_ask_parsers", "demo_ask"]
