@@ -91,6 +91,17 @@ def test_the_model_calls_tools_and_an_invented_quote_never_prints(
     assert requests[1]["messages"][-1]["role"] == "tool"
 
 
+def test_an_insight_key_gold_does_not_know_is_flagged(
+    model: OpenAIServer, tools: GoldTools
+) -> None:
+    invented = "9" * 32
+    model.queue(Reply(content=f"See [insight {DELIVERY_KEY}] and [insight {invented}]."))
+    answer = model_answer("keys?", tools, _client(model), "test-model")
+    assert answer.unknown_insight_keys == [invented]
+    assert f"{invented} (not an insight key in Gold)" in answer.render()
+    assert f"{DELIVERY_KEY} (not" not in answer.render()
+
+
 def test_a_real_quote_attributed_to_the_wrong_record_is_removed(
     model: OpenAIServer, tools: GoldTools
 ) -> None:

@@ -49,6 +49,7 @@ class Answer:
     tools_used: list[str] = field(default_factory=list)
     removed_quotes: list[str] = field(default_factory=list)
     verified_quotes: int = 0
+    unknown_insight_keys: list[str] = field(default_factory=list)
 
     def render(self) -> str:
         lines = [self.text.rstrip()]
@@ -151,7 +152,10 @@ def model_answer(
                 }
             )
     verified, removed, kept = verify_quotes(text, tools)
-    return Answer(verified, "model", used, removed, kept)
+    unknown = sorted({key for key in _KEY.findall(verified) if not tools.knows_insight(key)})
+    for key in unknown:
+        verified = verified.replace(key, f"{key} (not an insight key in Gold)")
+    return Answer(verified, "model", used, removed, kept, unknown)
 
 
 def _run_tool(tools: GoldTools, function: Any) -> str:

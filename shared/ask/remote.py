@@ -76,6 +76,11 @@ def handle_tool_call(
         return _result(f"{name}: the tool call is not valid JSON", error=True)
     except InsightloopError as exc:
         return _result(str(exc), error=True)
+    except Exception:
+        logger.exception("ask tool %s failed", name)
+        return _result(
+            f"{name} failed unexpectedly; the function app's log has the details", error=True
+        )
     return _result(json.dumps(payload, ensure_ascii=False), structured=payload)
 
 

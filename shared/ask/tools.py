@@ -466,6 +466,11 @@ class GoldTools:
         texts, _ = self.scanner.rescan([quote])
         return texts[0]
 
+    def knows_insight(self, insight_key: str) -> bool:
+        """Whether Gold has this insight key (current or routed). Not a tool: ``ask`` uses it."""
+        records, _ = self._run("verify_insight_key", {"insight_key": insight_key}, 1)
+        return bool(records)
+
     def _scanned(self, quotes: list[EvidenceQuote]) -> tuple[list[EvidenceQuote], int]:
         texts, masked = self.scanner.rescan([q.quote for q in quotes])
         return [
