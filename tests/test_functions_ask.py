@@ -119,3 +119,47 @@ def test_without_a_warehouse_the_tools_say_which_setting(monkeypatch: pytest.Mon
 def test_a_malformed_call_is_a_tool_error() -> None:
     answer = json.loads(ask.HANDLERS["alerts"]("not json"))
     assert json.loads(answer["content"])["isError"]
+
+
+def test_the_deployed_package_keeps_the_sql_files_the_tools_run() -> None:
+    """.funcignore has gitignore semantics: git itself says what the package leaves out."""
+    import shutil
+    import subprocess
+
+    from shared.ask.tools import tool_queries
+    from shared.settings import PROJECT_ROOT
+
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+
+    def ignored(path: str) -> bool:
+        check = subprocess.run(
+            [
+                "git",
+                "-c",
+                "core.excludesFile=.funcignore",
+                "check-ignore",
+                "--no-index",
+                "-q",
+                path,
+            ],
+            cwd=PROJECT_ROOT,
+            check=False,
+        )
+        return check.returncode == 0
+
+    files = [
+        str(
+            (PROJECT_ROOT / "databricks/src/dashboards/queries" / f"{name}.sql").relative_to(
+                PROJECT_ROOT
+            )
+        )
+        if (PROJECT_ROOT / "databricks/src/dashboards/queries" / f"{name}.sql").exists()
+        else f"shared/ask/queries/{name}.sql"
+        for name in tool_queries()
+    ]
+    assert [path for path in files if ignored(path)] == []
+    assert ignored("databricks/databricks.yml") and ignored(
+        "databricks/src/dashboards/insightloop.lvdash.json"
+    )
+    assert ignored("tests/test_ask.py")
