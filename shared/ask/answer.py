@@ -312,7 +312,7 @@ def offline_answer(question: str, tools: GoldTools, config_dir: Path) -> Answer:
     name, arguments = choose_tool(question, themes)
     output = tools.call(name, arguments)
     shown = ", ".join(f"{k}={v}" for k, v in arguments.items())
-    header = f"{name}({shown}): offline, the closest tool to the question (no model configured)"
+    header = f"{name}({shown}): offline, the tool closest to the question by its keywords"
     return Answer(f"{header}\n{format_output(output)}", "offline", [name])
 
 
