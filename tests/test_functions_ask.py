@@ -163,3 +163,30 @@ def test_the_deployed_package_keeps_the_sql_files_the_tools_run() -> None:
         "databricks/src/dashboards/insightloop.lvdash.json"
     )
     assert ignored("tests/test_ask.py")
+
+
+def test_the_function_app_indexes_without_development_dependencies() -> None:
+    """DuckDB, matplotlib, pyarrow and the MCP SDK are not deployed: importing the app (what
+    the indexer does) must not need them, or every function would be hidden."""
+    import subprocess
+    import sys
+
+    from shared.settings import PROJECT_ROOT
+
+    blocked = ["duckdb", "matplotlib", "pyarrow", "mcp", "mcp_types", "pyspark", "pandas"]
+    script = (
+        "import sys\n"
+        f"for name in {blocked!r}: sys.modules[name] = None\n"
+        "import function_app\n"
+        "names = [f.get_function_name() for f in function_app.app.get_functions()]\n"
+        "assert 'ask_top_insights' in names, names\n"
+        "print(len(names))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -21,14 +21,16 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import duckdb
 from pydantic import BaseModel, ConfigDict
 
 from shared.errors import ConfigError
 from shared.report.tables import TABLE_COLUMNS
 from shared.settings import PROJECT_ROOT
+
+if TYPE_CHECKING:
+    import duckdb
 
 logger = logging.getLogger(__name__)
 
@@ -160,8 +162,10 @@ class LocalWarehouse:
                 f"no Gold tables at {warehouse}: run databricks/local/gold_local.py first "
                 "(see docs/gold.md)"
             )
+        import duckdb  # a development dependency: the function app reads the files only
+
         self.warehouse = warehouse
-        self.connection = duckdb.connect(
+        self.connection: duckdb.DuckDBPyConnection = duckdb.connect(
             ":memory:",
             config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
         )
