@@ -39,7 +39,9 @@ CALLS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-async def _session(warehouse: Path) -> dict[str, Any]:
+async def _session(
+    warehouse: Path, calls: dict[str, tuple[str, dict[str, Any]]] = CALLS
+) -> dict[str, Any]:
     from mcp import Client
     from mcp.client.stdio import StdioServerParameters
 
@@ -57,7 +59,7 @@ async def _session(warehouse: Path) -> dict[str, Any]:
         async with Client(server) as client:
             results["server"] = client.server_info
             results["tools"] = (await client.list_tools()).tools
-            for label, (name, arguments) in CALLS.items():
+            for label, (name, arguments) in calls.items():
                 results[label] = await client.call_tool(name, arguments)
     return results
 
@@ -165,3 +167,10 @@ def test_bad_parameters_are_refused_as_tool_errors(
     session: dict[str, Any], label: str, message: str
 ) -> None:
     assert message in _error(session[label])
+
+
+def test_without_gold_a_call_says_where_it_looked(tmp_path: Path) -> None:
+    missing = tmp_path / "no-gold"
+    results = anyio.run(_session, missing, {"top": ("top_insights", {})})
+    assert len(results["tools"]) == 7  # listing needs no Gold
+    assert f"no Gold tables at {missing}" in _error(results["top"])

@@ -64,9 +64,9 @@ def build_server(tools: Callable[[], GoldTools]) -> Server[Any]:
     opened: list[GoldTools] = []
 
     def call(name: str, arguments: dict[str, Any] | None) -> mcp_types.CallToolResult:
-        if not opened:
-            opened.append(tools())
         try:
+            if not opened:
+                opened.append(tools())  # a missing Gold is the caller's error, said in the result
             output = opened[0].call(name, arguments)
         except InsightloopError as exc:
             return _error(str(exc))
