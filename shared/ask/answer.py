@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from shared.ask.tools import TOOLS, GoldTools, _Output
+from shared.ask.tools import TOOLS, GoldTools, ToolOutput
 from shared.errors import InsightloopError, TransientError
 from shared.settings import Settings
 
@@ -356,7 +356,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
-def format_output(output: _Output) -> str:
+def format_output(output: ToolOutput) -> str:
     """A tool's output as plain text tables (each list field; scalars as one line)."""
     data = output.model_dump(mode="json")
     parts: list[str] = []

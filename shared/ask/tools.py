@@ -44,18 +44,18 @@ class ToolInputError(InsightloopError):
     """A tool was called with parameters it refuses; the message says which and why."""
 
 
-class _Input(BaseModel):
+class ToolInput(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
-class _Output(BaseModel):
+class ToolOutput(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
 # ------------------------------------------------------------------ inputs
 
 
-class TopInsightsInput(_Input):
+class TopInsightsInput(ToolInput):
     window_days: int = Field(
         7, ge=1, le=MAX_WINDOW_DAYS, description="days back from Gold's latest window"
     )
@@ -64,12 +64,12 @@ class TopInsightsInput(_Input):
     limit: int = Field(10, ge=1, le=MAX_ROWS, description="rows at most")
 
 
-class ThemeTrendInput(_Input):
+class ThemeTrendInput(ToolInput):
     theme: Name = Field(description="a taxonomy theme, e.g. delivery")
     weeks: int = Field(8, ge=1, le=MAX_WEEKS, description="weeks back from the theme's latest")
 
 
-class SearchEvidenceInput(_Input):
+class SearchEvidenceInput(ToolInput):
     query: str = Field(min_length=2, max_length=200, description="words the quote contains")
     theme: Name | None = None
     sentiment: Sentiment | None = None
@@ -77,28 +77,28 @@ class SearchEvidenceInput(_Input):
     limit: int = Field(10, ge=1, le=MAX_ROWS)
 
 
-class InsightDetailInput(_Input):
+class InsightDetailInput(ToolInput):
     insight_key: str = Field(pattern=r"^[0-9a-f]{8,64}$", description="gold_insights.insight_key")
 
 
-class OutcomesInput(_Input):
+class OutcomesInput(ToolInput):
     status: OutcomeStatus | None = None
     limit: int = Field(20, ge=1, le=MAX_ROWS)
 
 
-class AlertsInput(_Input):
+class AlertsInput(ToolInput):
     window_days: int = Field(7, ge=1, le=MAX_WINDOW_DAYS)
     limit: int = Field(20, ge=1, le=MAX_ROWS)
 
 
-class DataHealthInput(_Input):
+class DataHealthInput(ToolInput):
     pass
 
 
 # ------------------------------------------------------------------ outputs
 
 
-class InsightRow(_Output):
+class InsightRow(ToolOutput):
     rank: int | None
     insight_key: str
     theme: str
@@ -118,12 +118,12 @@ class InsightRow(_Output):
     suggested_owner: str | None
 
 
-class TopInsights(_Output):
+class TopInsights(ToolOutput):
     insights: list[InsightRow]
     truncated: bool
 
 
-class TrendWeek(_Output):
+class TrendWeek(ToolOutput):
     week_start: date
     records: int
     negative_records: int | None
@@ -133,13 +133,13 @@ class TrendWeek(_Output):
     velocity: float | None
 
 
-class ThemeTrend(_Output):
+class ThemeTrend(ToolOutput):
     theme: str
     weeks: list[TrendWeek]
     truncated: bool
 
 
-class EvidenceQuote(_Output):
+class EvidenceQuote(ToolOutput):
     record_id: str
     quote: str
     theme: str | None = None
@@ -150,13 +150,13 @@ class EvidenceQuote(_Output):
     created_date: date | None = None
 
 
-class Evidence(_Output):
+class Evidence(ToolOutput):
     quotes: list[EvidenceQuote]
     truncated: bool
     pii_masked: int = Field(description="PII spans the output re-scan masked")
 
 
-class RoutedTicket(_Output):
+class RoutedTicket(ToolOutput):
     owner: str | None
     destination: str | None
     external_id: str | None
@@ -167,14 +167,14 @@ class RoutedTicket(_Output):
     resolved_at: datetime | None
 
 
-class InsightDetail(_Output):
+class InsightDetail(ToolOutput):
     insight: InsightRow
     evidence: list[EvidenceQuote]
     ticket: RoutedTicket | None = Field(description="null until routing created one")
     pii_masked: int
 
 
-class OutcomeRow(_Output):
+class OutcomeRow(ToolOutput):
     insight_key: str
     insight: str
     owner: str | None
@@ -195,12 +195,12 @@ class OutcomeRow(_Output):
     after_window_complete: bool | None
 
 
-class Outcomes(_Output):
+class Outcomes(ToolOutput):
     outcomes: list[OutcomeRow]
     truncated: bool
 
 
-class AlertRow(_Output):
+class AlertRow(ToolOutput):
     alert_id: str
     theme: str
     dimension: str
@@ -216,12 +216,12 @@ class AlertRow(_Output):
     sensitivity: float | None
 
 
-class Alerts(_Output):
+class Alerts(ToolOutput):
     alerts: list[AlertRow]
     truncated: bool
 
 
-class DataHealth(_Output):
+class DataHealth(ToolOutput):
     """The health dashboard's datasets, each as rows (their SQL files are the definitions)."""
 
     last_ingest: list[dict[str, Any]]
@@ -239,8 +239,8 @@ class DataHealth(_Output):
 class Tool:
     name: str
     description: str
-    input_model: type[_Input]
-    output_model: type[_Output]
+    input_model: type[ToolInput]
+    output_model: type[ToolOutput]
 
     def input_schema(self) -> dict[str, Any]:
         return self.input_model.model_json_schema()
@@ -323,7 +323,7 @@ def tool_queries() -> dict[str, Query]:
     return {**dashboards, **own}
 
 
-def validate_input(name: str, arguments: Mapping[str, Any] | None) -> _Input:
+def validate_input(name: str, arguments: Mapping[str, Any] | None) -> ToolInput:
     """The tool's input model, or a ToolInputError naming each refused field and why."""
     tool = TOOLS.get(name)
     if tool is None:
@@ -354,9 +354,9 @@ class GoldTools:
         self.max_rows = min(max_rows, MAX_ROWS)
         self.queries = queries()
 
-    def call(self, name: str, arguments: Mapping[str, Any] | None = None) -> _Output:
+    def call(self, name: str, arguments: Mapping[str, Any] | None = None) -> ToolOutput:
         request = validate_input(name, arguments)
-        handler: Callable[[Any], _Output] = getattr(self, f"_{name}")
+        handler: Callable[[Any], ToolOutput] = getattr(self, f"_{name}")
         logger.info("ask tool %s", name)  # arguments may hold customer words: not logged
         return handler(request)
 
@@ -482,7 +482,9 @@ __all__ = [
     "TOOLS",
     "GoldTools",
     "Tool",
+    "ToolInput",
     "ToolInputError",
+    "ToolOutput",
     "tool_queries",
     "validate_input",
 ]
