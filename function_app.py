@@ -2,7 +2,7 @@
 
 import azure.functions as func
 
-from functions import callbacks, classify, gold, ingest, routing
+from functions import ask, callbacks, classify, gold, ingest, routing
 
 app = func.FunctionApp()
 app.register_functions(ingest.bp)
@@ -10,3 +10,4 @@ app.register_functions(classify.bp)
 app.register_functions(gold.bp)
 app.register_functions(callbacks.bp)
 app.register_functions(routing.bp)
+app.register_functions(ask.bp)

@@ -131,6 +131,15 @@ param deployDatabricks bool = false
 @description('URL of an existing workspace when deployDatabricks is false; empty: unset.')
 param databricksHost string = ''
 
+@description('SQL warehouse the remote MCP tools (ask_*) query Gold on (`databricks warehouses list`); empty: unset.')
+param databricksWarehouseId string = ''
+
+@description('Unity Catalog catalog of the Gold tables (the bundle\'s catalog variable).')
+param databricksCatalog string = 'main'
+
+@description('Schema of the Gold tables (the bundle\'s schema variable; prod target).')
+param databricksSchema string = 'insightloop'
+
 @description('Base URL tickets link insights to (INSIGHTLOOP_ROUTING_LINK_BASE_URL); empty: unset.')
 param routingLinkBaseUrl string = ''
 
@@ -725,6 +734,13 @@ var secretSettings = {
 var optionalSettings = union(
   empty(goldJobId) ? {} : { INSIGHTLOOP_GOLD_JOB_ID: goldJobId },
   empty(databricksUrl) ? {} : { INSIGHTLOOP_DATABRICKS_HOST: databricksUrl },
+  empty(databricksWarehouseId)
+    ? {}
+    : {
+        INSIGHTLOOP_DATABRICKS_WAREHOUSE_ID: databricksWarehouseId
+        INSIGHTLOOP_DATABRICKS_CATALOG: databricksCatalog
+        INSIGHTLOOP_DATABRICKS_SCHEMA: databricksSchema
+      },
   empty(routingLinkBaseUrl) ? {} : { INSIGHTLOOP_ROUTING_LINK_BASE_URL: routingLinkBaseUrl }
 )
 

@@ -28,6 +28,7 @@ from rich.progress import (
 from rich.table import Table
 
 from shared.act.routing import Router, route_export
+from shared.ask.commands import add_ask_parsers, demo_ask
 from shared.decide.classifier import MaskedText
 from shared.decide.factory import classifier_from_settings, mask_for_classification, rescan_evidence
 from shared.decide.overrides import record_overrides
@@ -352,6 +353,7 @@ def _demo_gold_and_routing(root: Path, settings: Settings, storage: LocalStorage
         highlight=False,
         soft_wrap=True,
     )
+    demo_ask(gold.warehouse, settings, console)  # 6. the ask example (shared/ask)
     return 0
 
 
@@ -821,6 +823,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.set_defaults(handler=cmd_report)
 
     add_eval_parser(commands)
+    add_ask_parsers(commands)
     return parser
 
 

@@ -108,6 +108,18 @@ class Settings(BaseSettings):
     # NCRONTAB. The host resolves %INSIGHTLOOP_GOLD_SCHEDULE% itself, so set the app setting.
     gold_schedule: str = "0 */30 * * * *"
 
+    # Ask (docs/ask.md): the MCP tools and `insightloop ask` read Gold. With a warehouse id
+    # they query Unity Catalog through the SQL Statement Execution API (the Gold job's
+    # Databricks auth); without one, the local Gold parquet tables through DuckDB.
+    databricks_warehouse_id: str | None = None
+    databricks_catalog: str | None = None  # the bundle's catalog and schema of the tables
+    databricks_schema: str | None = None
+    databricks_sql_wait_seconds: int = Field(default=30, ge=5, le=50)  # the API's 5..50 s
+    # Local Gold tables; unset: <local_storage_root>/gold/spark-warehouse (insightloop gold).
+    gold_warehouse: Path | None = None
+    ask_max_rows: int = Field(default=50, ge=1, le=500)  # rows one tool call may return
+    ask_max_tool_rounds: int = Field(default=4, ge=1, le=10)  # model <-> tools round trips
+
     # Callbacks (docs/callbacks.md): Jira webhooks, Slack interactivity, review decisions.
     # Secrets are app settings (Key Vault references in Azure) and are never logged.
     callbacks_jira_webhook_secret: SecretStr | None = None

@@ -4,9 +4,12 @@ Answers what the real ``databricks-sdk`` (0.162) sends when the Gold job is star
 over real HTTP on 127.0.0.1: ``GET /.well-known/databricks-config`` (404 unless a test
 sets host metadata), ``GET /api/2.2/jobs/runs/list``, ``POST /api/2.2/jobs/run-now``
 (a reused ``idempotency_token`` returns the run it started before) and
-``GET /api/2.2/jobs/runs/get``. It also answers an App Service managed identity token
-request (``GET /msi/token``, what ``IDENTITY_ENDPOINT`` names in App Service and
-Functions) so the keyless path can be tested end to end.
+``GET /api/2.2/jobs/runs/get``, and the SQL Statement Execution API
+(``POST /api/2.0/sql/statements``: a test sets :attr:`DatabricksServer.sql`, which runs the
+statement with its bound parameters, e.g. on DuckDB; results come back inline as JSON
+arrays of strings, cut at ``row_limit`` as a warehouse does). It also answers an App
+Service managed identity token request (``GET /msi/token``, what ``IDENTITY_ENDPOINT``
+names in App Service and Functions) so the keyless path can be tested end to end.
 
 Each test can queue replies per route (a 429 with Retry-After, a 500, a 401...), mark a
 run as active, and read back every request the SDK sent.
@@ -18,6 +21,7 @@ import base64
 import itertools
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -30,6 +34,7 @@ RUN_NOW = "/api/2.2/jobs/run-now"
 RUNS_GET = "/api/2.2/jobs/runs/get"
 HOST_METADATA = "/.well-known/databricks-config"
 MSI_PATH = "/msi/token"
+STATEMENTS = "/api/2.0/sql/statements"
 ACTIVE_STATES = ("QUEUED", "PENDING", "RUNNING", "TERMINATING", "BLOCKED", "WAITING_FOR_RETRY")
 
 
@@ -60,6 +65,16 @@ class DatabricksServer(ScriptedRoutes[Reply]):
         self.msi_token = fake_jwt({"appid": "insightloop-identity", "tid": "tenant"})
         self.runs: dict[int, dict[str, Any]] = {}
         self.requests: list[SeenRequest] = []
+        # Runs a statement: (sql, parameters as sent, warehouse id) -> (columns as
+        # (name, Databricks type_name), rows of JSON-ready values).
+        self.sql: (
+            Callable[
+                [str, list[dict[str, Any]], str], tuple[list[tuple[str, str]], list[list[Any]]]
+            ]
+            | None
+        ) = None
+        self.warehouses: set[str] = {"wh-1"}
+        self._statement_ids = itertools.count(1)
         self._tokens: dict[str, int] = {}
         self._run_ids = itertools.count(1001)
         super().__init__()
@@ -108,6 +123,8 @@ class DatabricksServer(ScriptedRoutes[Reply]):
                 return self._runs_list(query)
             if method == "POST" and path == RUN_NOW:
                 return self._run_now(body)
+            if method == "POST" and path == STATEMENTS:
+                return self._statement(body)
             if method == "GET" and path == RUNS_GET:
                 run = self.runs.get(int(query.get("run_id", ["0"])[0]))
                 if run is None:
@@ -140,6 +157,56 @@ class DatabricksServer(ScriptedRoutes[Reply]):
         else:
             run_id = self._new_run(job_id, "PENDING", token)
         return Reply(200, {"run_id": run_id, "number_in_job": run_id})
+
+    def _statement(self, body: dict[str, Any]) -> Reply:
+        if body.get("warehouse_id") not in self.warehouses:
+            return _error(404, "RESOURCE_DOES_NOT_EXIST", "No warehouse found with the given id.")
+        if self.sql is None:
+            return _error(501, "NOT_IMPLEMENTED", "no SQL engine in this test")
+        statement_id = f"stmt-{next(self._statement_ids)}"
+        try:
+            columns, rows = self.sql(
+                body["statement"], body.get("parameters", []), body["warehouse_id"]
+            )
+        except Exception as exc:  # the warehouse's answer to a bad statement
+            return Reply(
+                200,
+                {
+                    "statement_id": statement_id,
+                    "status": {
+                        "state": "FAILED",
+                        "error": {"error_code": "BAD_REQUEST", "message": str(exc)},
+                    },
+                },
+            )
+        limit = body.get("row_limit")
+        kept = rows[:limit] if limit is not None else rows
+        return Reply(
+            200,
+            {
+                "statement_id": statement_id,
+                "status": {"state": "SUCCEEDED"},
+                "manifest": {
+                    "format": body.get("format", "JSON_ARRAY"),
+                    "schema": {
+                        "column_count": len(columns),
+                        "columns": [
+                            {"name": name, "type_name": kind, "type_text": kind, "position": i}
+                            for i, (name, kind) in enumerate(columns)
+                        ],
+                    },
+                    "total_row_count": len(kept),
+                    "total_chunk_count": 1,
+                    "truncated": len(kept) < len(rows),
+                },
+                "result": {
+                    "chunk_index": 0,
+                    "row_offset": 0,
+                    "row_count": len(kept),
+                    "data_array": [[_cell(value) for value in row] for row in kept],
+                },
+            },
+        )
 
     def _authorized(self, path: str, headers: dict[str, str]) -> bool:
         if path == HOST_METADATA or self.token is None:
@@ -208,6 +275,18 @@ class DatabricksServer(ScriptedRoutes[Reply]):
                 self.wfile.write(data)
 
         return Handler
+
+
+def _cell(value: Any) -> str | None:
+    """A JSON_ARRAY cell: every value as a string, timestamps in UTC with a Z."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if hasattr(value, "isoformat"):
+        text = value.isoformat()
+        return text.replace("+00:00", "Z")
+    return str(value)
 
 
 def fake_jwt(claims: dict[str, Any]) -> str:

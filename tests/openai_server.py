@@ -25,6 +25,8 @@ from tests.loopback import LoopbackServer
 class Reply:
     status: int = 200
     content: str | None = None  # the assistant message content
+    # Function calls the assistant asks for: (name, arguments as a JSON string) each.
+    tool_calls: list[tuple[str, str]] | None = None
     finish_reason: str = "stop"
     refusal: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
@@ -101,13 +103,28 @@ class OpenAIServer(LoopbackServer):
                 message: dict[str, Any] = {"role": "assistant", "content": reply.content}
                 if reply.refusal is not None:
                     message = {"role": "assistant", "content": None, "refusal": reply.refusal}
+                if reply.tool_calls:
+                    message["tool_calls"] = [
+                        {
+                            "id": f"call_{index}",
+                            "type": "function",
+                            "function": {"name": name, "arguments": arguments},
+                        }
+                        for index, (name, arguments) in enumerate(reply.tool_calls)
+                    ]
                 completion = {
                     "id": "chatcmpl-test",
                     "object": "chat.completion",
                     "created": int(time.time()),
                     "model": body.get("model", "test-model"),
                     "choices": [
-                        {"index": 0, "message": message, "finish_reason": reply.finish_reason}
+                        {
+                            "index": 0,
+                            "message": message,
+                            "finish_reason": "tool_calls"
+                            if reply.tool_calls
+                            else reply.finish_reason,
+                        }
                     ],
                     "usage": reply.usage,
                 }

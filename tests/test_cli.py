@@ -140,6 +140,8 @@ def test_demo_runs_end_to_end_from_inbox_to_gold_export_and_outbox(
     # And the role views over the same Gold tables, one HTML file with no outside links.
     report = (root / "report.html").read_text()
     assert "5. Report" in out and report.count("<svg") >= 4
+    # The demo ends with one `ask`, answered offline from the same Gold.
+    assert "6. Ask" in out and "top_insights(): offline" in out
     assert re.findall(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", report, re.I) == []
 
 

@@ -34,6 +34,13 @@ def app_functions() -> dict:
 
 def test_the_app_registers_every_function(app_functions: dict) -> None:
     assert sorted(app_functions) == [
+        "ask_alerts",
+        "ask_data_health",
+        "ask_insight_detail",
+        "ask_outcomes",
+        "ask_search_evidence",
+        "ask_theme_trend",
+        "ask_top_insights",
         "classify_batches",
         "ingest_blob",
         "ingest_events",

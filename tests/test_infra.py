@@ -100,6 +100,10 @@ OPTIONAL_IN_AZURE = {
     "INSIGHTLOOP_ROUTING_MAX_ATTEMPTS": TUNING,
     "INSIGHTLOOP_ROUTING_RETRY_BUDGET_SECONDS": TUNING,
     "INSIGHTLOOP_SLACK_API_URL": "the public Slack API by default",
+    "INSIGHTLOOP_DATABRICKS_SQL_WAIT_SECONDS": TUNING,
+    "INSIGHTLOOP_GOLD_WAREHOUSE": "local Gold parquet only; Azure reads the SQL warehouse",
+    "INSIGHTLOOP_ASK_MAX_ROWS": TUNING,
+    "INSIGHTLOOP_ASK_MAX_TOOL_ROUNDS": TUNING + "; only `insightloop ask` calls a model with tools",
 }
 
 # Settings that are not secrets although their names say so.
@@ -713,7 +717,8 @@ def test_hooks_in_azure_yaml_exist_and_are_executable() -> None:
 def test_host_json_keeps_requests_and_bounds_the_timeout() -> None:
     host = json.loads((PROJECT_ROOT / "host.json").read_text())
     assert host["version"] == "2.0"
-    assert host["extensionBundle"]["version"] == "[4.*, 5.0.0)"
+    # The MCP tool trigger (functions/ask.py) needs the MCP extension: bundle 4.32 or later.
+    assert host["extensionBundle"]["version"] == "[4.32.0, 5.0.0)"
     excluded = host["logging"]["applicationInsights"]["samplingSettings"]["excludedTypes"]
     assert "Request" in excluded.split(";")
     hours, minutes, seconds = (int(part) for part in host["functionTimeout"].split(":"))

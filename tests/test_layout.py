@@ -1,6 +1,6 @@
 """The loop's order holds in the imports: a stage reads only the top and earlier stages.
 
-ingest -> enrich -> decide -> gold -> act -> report / evaluation. The top (contracts,
+ingest -> enrich -> decide -> gold -> act -> report / evaluation -> ask. The top (contracts,
 settings, errors, storage, telemetry, landing, the JSON Lines reader) imports no stage; the
 composition roots (the ingest pipeline, the CLI) may import every stage. ``functions/``
 imports a stage only through the public names of its package. Imports under
@@ -25,6 +25,7 @@ STAGE_ORDER = {
     "act": 4,
     "report": 5,
     "evaluation": 5,
+    "ask": 6,
 }
 COMPOSITION_ROOTS = {"shared.cli", "shared.pipeline", "shared"}
 

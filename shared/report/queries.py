@@ -21,14 +21,16 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import duckdb
 from pydantic import BaseModel, ConfigDict
 
 from shared.errors import ConfigError
 from shared.report.tables import TABLE_COLUMNS
 from shared.settings import PROJECT_ROOT
+
+if TYPE_CHECKING:
+    import duckdb
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +55,7 @@ class QueryParameter(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     name: str
-    data_type: Literal["DATE"]
+    data_type: Literal["DATE", "STRING", "INT"]  # dashboards use DATE; ask's tools all three
 
 
 class Query(BaseModel):
@@ -160,8 +162,10 @@ class LocalWarehouse:
                 f"no Gold tables at {warehouse}: run databricks/local/gold_local.py first "
                 "(see docs/gold.md)"
             )
+        import duckdb  # a development dependency: the function app reads the files only
+
         self.warehouse = warehouse
-        self.connection = duckdb.connect(
+        self.connection: duckdb.DuckDBPyConnection = duckdb.connect(
             ":memory:",
             config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
         )
@@ -196,7 +200,7 @@ class LocalWarehouse:
         filled = "".join(f", CAST(NULL AS {columns[name]}) AS {name}" for name in missing)
         self.connection.execute(f"CREATE VIEW {table} AS SELECT *{filled} FROM {source}")  # noqa: S608
 
-    def run(self, query: Query, parameters: Mapping[str, date] | None = None) -> QueryResult:
+    def run(self, query: Query, parameters: Mapping[str, Any] | None = None) -> QueryResult:
         values = dict(parameters or {})
         unset = [p.name for p in query.parameters if p.name not in values]
         if unset:

@@ -2,6 +2,7 @@
 -- answers: For each routed insight: who owns it, where it went, and did negative share, volume and NPS move after the fix?
 SELECT
   CONCAT(theme, ' · ', product, ' · ', segment) AS insight,
+  insight_key,
   theme,
   product,
   segment,
