@@ -87,11 +87,9 @@ class Enrichment:
         """Mask the free-text fields of every record in place; returns entity counts."""
         free_metadata = mapping.free_text_metadata
         groups = [_masked_fields(record, free_metadata) for record in records]
-        # Undetermined text (short, mixed) gets the default language's full pipeline.
-        languages = [
-            language if language and language != "und" else None
-            for language in (record.get("language") for record in records)
-        ]
+        # The detected language picks the pipeline (masking.PiiMasker.language_key): English
+        # NER on English only; "und" (short, mixed) gets patterns and the name gazetteer.
+        languages = [record.get("language") for record in records]
         found: Counter[str] = Counter()
         for record, masked in zip(records, self.masker.mask_groups(groups, languages), strict=True):
             for name, value in masked.fields.items():

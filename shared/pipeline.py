@@ -260,7 +260,8 @@ class _Run:
         record_model_calls(outcome.calls)
         results = outcome.classifications
         if self.enrichment is not None:
-            results, hits = rescan_evidence(self.enrichment.masker, results)
+            languages = {r["record_id"]: r.get("language") for r in records}
+            results, hits = rescan_evidence(self.enrichment.masker, results, languages)
             if hits:
                 self.report.evidence_pii_masked += hits
                 logger.warning(

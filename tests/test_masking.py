@@ -224,14 +224,16 @@ def test_a_field_that_is_not_text_is_refused(masker: PiiMasker) -> None:
         masker.mask_groups([{"text": "fine", "rating": 5}])  # type: ignore[dict-item]
 
 
-def test_non_english_text_gets_pattern_masking_but_no_ner(masker: PiiMasker) -> None:
+def test_non_english_text_gets_patterns_and_gazetteer_names_but_no_english_ner(
+    masker: PiiMasker,
+) -> None:
     text = "Carlos Ruiz dice que el pedido llegó roto, escribid a carlos.ruiz@correo.es"
     spanish = masker.mask_text(text, "es")
     assert spanish.fields["text"] == (
-        "Carlos Ruiz dice que el pedido llegó roto, escribid a <EMAIL_ADDRESS_1>"
+        "<PERSON_1> dice que el pedido llegó roto, escribid a <EMAIL_ADDRESS_1>"
     )
-    assert [e.entity_type for e in spanish.entities] == ["EMAIL_ADDRESS"]
-    # Undetermined language: patterns only as well.
+    assert [e.entity_type for e in spanish.entities] == ["PERSON", "EMAIL_ADDRESS"]
+    # Undetermined language: the same pipeline (patterns and the gazetteer).
     assert masker.mask_text(text, "und").fields == spanish.fields
 
 
@@ -348,7 +350,7 @@ def test_mask_jsonl_masks_text_and_adds_entities(masker: PiiMasker) -> None:
             },
         ],
     }
-    assert rows[1]["text"] == "Carlos Ruiz: escribid a <EMAIL_ADDRESS_1>"
+    assert rows[1]["text"] == "<PERSON_1>: escribid a <EMAIL_ADDRESS_1>"
     assert rows[2] == {"id": 3, "text": None, "entities": []}
 
 
