@@ -110,7 +110,7 @@ def street_patterns(spec: StreetAddressSpec) -> list[tuple[str, str, float]]:
         patterns.append(
             (
                 "street-suffix, number",
-                rf"\b{lead}(?:{nums}{gap})?(?:{name}{gap}){{0,2}}{glued},?{gap}{num}{end}{tail}",
+                rf"\b{lead}(?:{nums}{gap})?(?:{name}{gap}){{0,2}}{glued}\.?,?{gap}{num}{end}{tail}",
                 spec.score,
             )
         )

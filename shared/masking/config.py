@@ -129,6 +129,8 @@ class NamesSpec(BaseModel):
     title_case_runs: tuple[str, ...] = ("xx",)
     # NER persons must hold a known name or follow a cue ("Still Broken." is not a person).
     vet_ner: bool = True
+    # Language keys whose NER persons need a known name or a cue (no common-word list there).
+    vet_strict: tuple[str, ...] = ()
     # Cues before a name, compared word by word, lower-cased.
     introductions: tuple[str, ...] = ()  # any word after them is a name, even lower-case
     weak_introductions: tuple[str, ...] = ()  # only a known name after them ("ich bin Jana")

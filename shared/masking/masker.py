@@ -22,7 +22,16 @@ if TYPE_CHECKING:
 
 # Entities whose value is compared digits-and-letters only: "+1 555 0100" == "1-555-0100".
 _COMPACT_TYPES = frozenset(
-    {"PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "ORDER_ID", "TICKET_ID", "CUSTOMER_ID"}
+    {
+        "PHONE_NUMBER",
+        "CREDIT_CARD",
+        "IBAN_CODE",
+        "US_SSN",
+        "ID_NUMBER",
+        "ORDER_ID",
+        "TICKET_ID",
+        "CUSTOMER_ID",
+    }
 )
 
 
@@ -211,7 +220,9 @@ class PiiMasker:
 
         ner = self.config.ner
         not_after = self._not_after
-        vet = self._name_finder() if self.config.names and self.config.names.vet_ner else None
+        names = self.config.names
+        vet = self._name_finder() if names and names.vet_ner else None
+        strict = bool(names and doc.lang_ in names.vet_strict)
         spans: list[Span] = []
         for ent in doc.ents:
             start, end = ent.start, ent.end
@@ -239,7 +250,11 @@ class PiiMasker:
                 after_determiner or (start > 0 and doc[start - 1].lower_ in not_after)
             ):
                 continue  # names take no determiner: "my Echo Dot", "the Firestick"
-            if label == "PERSON" and vet and not vet.supports(doc.text, ent_start, ent_end):
+            if (
+                label == "PERSON"
+                and vet
+                and not vet.supports(doc.text, ent_start, ent_end, strict=strict)
+            ):
                 continue  # a capital letter alone is no name: "Still Broken.", "Box Crushed"
             spans.append(Span(doc, start, end, label=label))
         return spans

@@ -125,16 +125,17 @@ class NameFinder:
                 return "sign_off"
         return None
 
-    def supports(self, text: str, start: int, end: int) -> bool:
+    def supports(self, text: str, start: int, end: int, *, strict: bool = False) -> bool:
         """Whether a NER person guess may stand: it holds a known name, follows a cue, or
-        has a word that is not a common one ("Barack Obama" stays, "Still Broken." goes)."""
+        (unless ``strict``) has a word that is not a common English one ("Barack Obama"
+        stays, "Still Broken." goes)."""
         tokens = _tokens(text[:end])
         inside = [t for t in tokens if t.start >= start]
         if not inside or any(self.known(t.text) for t in inside):
             return True
         if self._cue_before(tokens, len(tokens) - len(inside), text) is not None:
             return True
-        return not all(t.lower in self.common for t in inside)
+        return not strict and not all(t.lower in self.common for t in inside)
 
     # ------------------------------------------------------------ finding
 
