@@ -127,8 +127,15 @@ class NamesSpec(BaseModel):
     score: float = Field(default=0.7, ge=0, le=1)
     # Language keys where a run of known names needs no cue ("Maria Silva"); elsewhere NER.
     title_case_runs: tuple[str, ...] = ("xx",)
+    # Language keys where a lone title-case given name that is no common English word is a
+    # name ("Tomomi is from", "Enrico shouted"), unless one of `not_before_lone_names` precedes.
+    lone_given_names: tuple[str, ...] = ()
+    not_before_lone_names: tuple[str, ...] = ()
     # NER persons must hold a known name or follow a cue ("Still Broken." is not a person).
     vet_ner: bool = True
+    # Run NER only on texts with a capitalised word mid-sentence or a known name anywhere:
+    # a text of lower-case words and sentence-initial ordinary words has no name NER finds.
+    ner_gate: bool = True
     # Language keys whose NER persons need a known name or a cue (no common-word list there).
     vet_strict: tuple[str, ...] = ()
     # Cues before a name, compared word by word, lower-cased.

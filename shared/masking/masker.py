@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +18,7 @@ from shared.masking.names import NameFinder, name_finder
 if TYPE_CHECKING:
     from presidio_analyzer import RecognizerResult
     from presidio_anonymizer import AnonymizerEngine
+    from spacy.language import Language
     from spacy.tokens import Doc, Span
 
 # Entities whose value is compared digits-and-letters only: "+1 555 0100" == "1-555-0100".
@@ -147,7 +148,7 @@ class PiiMasker:
             # The memory zone frees the strings spaCy interned from these texts (their PII
             # would otherwise stay in the vocabulary, growing it); spaCy is not thread-safe.
             with self._analysis_lock, nlp.memory_zone():
-                for doc in nlp.pipe(texts, batch_size=self.config.batch_size):
+                for doc in self._docs(nlp, key, texts):
                     out.append(self._analyze_doc(engine, key, doc))
         except PiiMaskingError:
             raise
@@ -157,6 +158,18 @@ class PiiMasker:
                 f"PII analysis failed in the {key!r} pipeline ({type(exc).__name__})"
             ) from None
         return out
+
+    def _docs(self, nlp: Language, key: str, texts: list[str]) -> Iterator[Doc]:
+        """The texts' docs in order; NER runs only on texts where it could find a name."""
+        finder = self._name_finder()
+        if key == PATTERNS_ONLY or finder is None or not self.config.names.ner_gate:  # type: ignore[union-attr]
+            yield from nlp.pipe(texts, batch_size=self.config.batch_size)
+            return
+        gated = [finder.may_hold_name(text) for text in texts]
+        tagged = iter(nlp.pipe([t for t, g in zip(texts, gated, strict=True) if g],
+                               batch_size=self.config.batch_size))  # fmt: skip
+        for text, gate in zip(texts, gated, strict=True):
+            yield next(tagged) if gate else nlp.make_doc(text)
 
     def _analyze_doc(self, engine: Engine, key: str, doc: Doc) -> list[_Span]:
         from presidio_analyzer.nlp_engine import NlpArtifacts
@@ -201,10 +214,11 @@ class PiiMasker:
         if finder is None:
             return []
         title_runs = key in self.config.names.title_case_runs  # type: ignore[union-attr]
+        lone = key in self.config.names.lone_given_names  # type: ignore[union-attr]
         score = self.config.names.score  # type: ignore[union-attr]
         return [
             _Span(start, end, "PERSON", score)
-            for start, end in finder.find(text, title_runs=title_runs)
+            for start, end in finder.find(text, title_runs=title_runs, lone=lone)
             if text[start:end] not in self._allow
         ]
 

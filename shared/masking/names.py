@@ -93,6 +93,7 @@ class NameFinder:
         words = common.read_text(encoding="utf-8").split() if common.is_file() else ()
         self.common = frozenset(words) | self.ordinary
         self.particles = frozenset(word.lower() for word in spec.particles)
+        self.not_before_lone = frozenset(word.lower() for word in spec.not_before_lone_names)
         self.strong = _cue_table(spec.introductions)
         self.weak = _cue_table([*spec.weak_introductions, *spec.greetings, *spec.asks])
         self.sign_offs = _cue_table(spec.sign_offs)
@@ -121,8 +122,8 @@ class NameFinder:
                 return "strong"
             if words in self.weak:
                 return "weak"
-            if words in self.sign_offs:
-                return "sign_off"
+            if words in self.sign_offs and ("," in gap or "\n" in gap or ":" in gap):
+                return "sign_off"  # "Best, Ana"; not "Best Purchase This Year"
         return None
 
     def supports(self, text: str, start: int, end: int, *, strict: bool = False) -> bool:
@@ -137,15 +138,29 @@ class NameFinder:
             return True
         return not strict and not all(t.lower in self.common for t in inside)
 
+    def may_hold_name(self, text: str) -> bool:
+        """Whether NER could find a name: a capitalised word that does not open a sentence
+        (but "I"), or a known name anywhere ("Sophie was great", "thanks to maria")."""
+        for token in _tokens(text):
+            if token.text[0].isupper():
+                before = text[: token.start].rstrip(" \t\"'“‘(*-")
+                if token.text != "I" and before and before[-1] not in ".!?\n:;":
+                    return True
+                if self.known(token.text):
+                    return True  # "Sophie was great"
+            elif token.lower not in self.common and self.known(token.text):
+                return True  # "thanks to maria"
+        return False
+
     # ------------------------------------------------------------ finding
 
-    def find(self, text: str, *, title_runs: bool) -> list[tuple[int, int]]:
-        """Character spans of names in ``text``."""
+    def find(self, text: str, *, title_runs: bool, lone: bool = False) -> list[tuple[int, int]]:
+        """Character spans of names in ``text`` (``lone``: a single known given name too)."""
         tokens = _tokens(text)
         found: list[tuple[int, int]] = []
         index = 0
         while index < len(tokens):
-            run = self._name_at(tokens, index, text, title_runs)
+            run = self._name_at(tokens, index, text, title_runs, lone)
             if run:
                 found.append((tokens[index].start, tokens[index + run - 1].end))
                 index += run
@@ -156,7 +171,9 @@ class NameFinder:
             found.append(tail)
         return found
 
-    def _name_at(self, tokens: Sequence[_Token], index: int, text: str, title_runs: bool) -> int:
+    def _name_at(
+        self, tokens: Sequence[_Token], index: int, text: str, title_runs: bool, lone: bool
+    ) -> int:
         token = tokens[index]
         if token.lower in self.ordinary:
             return 0
@@ -169,7 +186,13 @@ class NameFinder:
             return 0
         if title_runs and token.title and token.lower in self.given and self.known(token.text):
             run = self._extend(tokens, index, text, lowercase=False, known_only=True)
-            return run if run >= 2 else 0
+            if run >= 2:
+                return run
+            # A lone given name that is no common word ("Tomomi is from", "ask Siobhan").
+            if not lone or token.lower in self.common or token.text.isupper():
+                return 0
+            before = tokens[index - 1].lower if index else ""
+            return 0 if before in self.not_before_lone else 1
         return 0
 
     def _extend(
