@@ -7,7 +7,7 @@ a model later) unmasked and no broken batch is classified:
    not words);
 2. profile the batch and judge it with the quality gate (``shared/quality.py``);
 3. mask ``text``, ``title`` and the mapping's ``free_text_metadata`` with Presidio
-   (``shared/masking.py``), whatever the verdict: a gate-quarantined batch is stored
+   (``shared/masking/``), whatever the verdict: a gate-quarantined batch is stored
    masked too, ready to be released into landing once its cause is understood.
 
 The engines (spaCy, Presidio, lingua) are built once per process on first use.
