@@ -9,7 +9,7 @@ import logging
 import shutil
 import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -34,7 +34,9 @@ from shared.decide.factory import classifier_from_settings, mask_for_classificat
 from shared.decide.overrides import record_overrides
 from shared.decide.taxonomy import get_taxonomy
 from shared.enrich.enrichment import PII_CONFIG, Enrichment
+from shared.enrich.language import get_language_detector
 from shared.enrich.masking import get_masker, mask_jsonl
+from shared.enrich.quality.config import get_quality_config
 from shared.errors import InsightloopError, PermanentInputError, TransientError
 from shared.evaluation.command import add_eval_parser
 from shared.gold.local import LocalGoldError, java_available, print_top_gold, run_local_gold
@@ -416,8 +418,14 @@ def _add_stream_arguments(parser: argparse.ArgumentParser) -> None:
 def cmd_mask(args: argparse.Namespace, settings: Settings) -> int:
     masker = get_masker(Path(settings.config_dir) / PII_CONFIG)
     messages = Console(stderr=True)
+    # The language decision ingest makes: the detector of the quality config, per record.
+    detector = get_language_detector(get_quality_config(Path(settings.config_dir)).language)
+
+    def detect(texts: Sequence[str]) -> list[str]:
+        return [guess.language for guess in detector.detect_batch(texts)]
+
     with _streams(args) as (source, target):
-        written = mask_jsonl(source, target, masker, batch_size=args.batch_size)
+        written = mask_jsonl(source, target, masker, batch_size=args.batch_size, detect=detect)
     messages.print(f"masked {written:,} line(s)", highlight=False, soft_wrap=True)
     return 0
 
@@ -455,7 +463,11 @@ def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
                 for (row_id, _, _), text in zip(chunk, masked, strict=True)
             ]
             outcome = classifier.classify(items)
-            results, evidence_hits = rescan_evidence(masker, outcome.classifications)
+            languages = {
+                item.record_id: language
+                for item, (_, _, language) in zip(items, chunk, strict=True)
+            }
+            results, evidence_hits = rescan_evidence(masker, outcome.classifications, languages)
             by_id = {c.record_id: c for c in results}
             for (row_id, _, _), item in zip(chunk, items, strict=True):
                 result = by_id[item.record_id].model_dump(mode="json")

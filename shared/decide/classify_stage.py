@@ -210,11 +210,11 @@ class ClassifyStage:
         if self.pending.is_done(item):
             result.already_done = True
             return result
-        records = self._records(item)
+        records, languages = self._read_item(item)
         result.records = len(records)
         if records:
             outcome = self.classifier.classify(records)
-            decisions, hits = rescan_evidence(self.masker, outcome.classifications)
+            decisions, hits = rescan_evidence(self.masker, outcome.classifications, languages)
             if hits:
                 logger.warning("item %s: masked %d PII span(s) in evidence", item.item_id, hits)
             result.evidence_pii_masked = hits
@@ -277,17 +277,23 @@ class ClassifyStage:
     # -------------------------------------------------------------- internals
 
     def _records(self, item: ClassifyWorkItem) -> list[MaskedText]:
+        return self._read_item(item)[0]
+
+    def _read_item(self, item: ClassifyWorkItem) -> tuple[list[MaskedText], dict[str, str | None]]:
+        """The item's records with text, and each one's detected language (for the re-scan)."""
         entry = self.storage.read(self.settings.landing_container, item.path)
         if entry is None:
             raise PermanentInputError(f"landing file {item.path} is missing")
         lines = entry[0].splitlines()[item.start : item.stop]
         records: list[MaskedText] = []
+        languages: dict[str, str | None] = {}
         for line in lines:
             row: dict[str, Any] = orjson.loads(line)
             text = row.get("text") or ""
             if text.strip():
                 records.append(MaskedText(row["record_id"], text))
-        return records
+                languages[row["record_id"]] = row.get("language")
+        return records, languages
 
     def _path(self, dataset: str, item: ClassifyWorkItem, suffix: str = "") -> str:
         name = f"{item.run_id}-{item.item_id}{suffix}.jsonl"

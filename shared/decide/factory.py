@@ -7,7 +7,7 @@ it with the configured provider (``local`` offline by default, ``openai_compatib
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -23,7 +23,7 @@ from shared.enrich.masking import PiiMasker
 from shared.settings import Settings
 from shared.storage import ObjectStorage
 
-# A language without a model: the masker runs its pattern recognizers only.
+# A quote whose record's language is not known: patterns and the name gazetteer, no NER.
 RESCAN_LANGUAGE = "und"
 
 
@@ -135,20 +135,29 @@ def mask_for_classification(
 
 
 def rescan_evidence(
-    masker: PiiMasker, classifications: Sequence[Classification]
+    masker: PiiMasker,
+    classifications: Sequence[Classification],
+    languages: Mapping[str, str | None] | None = None,
 ) -> tuple[list[Classification], int]:
-    """Scan every evidence quote with the pattern recognizers before it lands.
+    """Scan every evidence quote with the masker before it lands.
 
     Quotes are the masked text's own characters, so a model cannot add personal data
     through them; this catches what the first pass let through in a short span (an
-    e-mail, a phone, a card or id number) and masks it. NER is not re-run (patterns
-    only: cheap enough for every quote). Returns the classifications and the hits.
+    e-mail, a phone, a card or id number, a name) and masks it. Each quote is masked with
+    its record's language (``languages`` by record id), the decision the first pass made;
+    a record not in it gets RESCAN_LANGUAGE. Returns the classifications and the hits.
     """
     quotes = [claim.evidence for result in classifications for claim in result.themes]
     if not quotes:
         return list(classifications), 0
+    known = languages or {}
     masked = masker.mask_groups(
-        [{"text": quote} for quote in quotes], [RESCAN_LANGUAGE] * len(quotes)
+        [{"text": quote} for quote in quotes],
+        [
+            known.get(result.record_id, RESCAN_LANGUAGE)
+            for result in classifications
+            for _ in result.themes
+        ],
     )
     found = iter(masked)
     hits = 0

@@ -7,7 +7,7 @@ a model later) unmasked and no broken batch is classified:
    not words);
 2. profile the batch and judge it with the quality gate (``shared/enrich/quality/``);
 3. mask ``text``, ``title`` and the mapping's ``free_text_metadata`` with Presidio
-   (``shared/enrich/masking.py``), whatever the verdict: a gate-quarantined batch is stored
+   (``shared/enrich/masking/``), whatever the verdict: a gate-quarantined batch is stored
    masked too, ready to be released into landing once its cause is understood.
 
 The engines (spaCy, Presidio, lingua) are built once per process on first use.
@@ -93,11 +93,9 @@ class Enrichment:
         """Mask the free-text fields of every record in place; returns entity counts."""
         free_metadata = mapping.free_text_metadata
         groups = [_masked_fields(record, free_metadata) for record in records]
-        # Undetermined text (short, mixed) gets the default language's full pipeline.
-        languages = [
-            language if language and language != "und" else None
-            for language in (record.get("language") for record in records)
-        ]
+        # The detected language picks the pipeline (masking.PiiMasker.language_key): English
+        # NER on English only; "und" (short, mixed) gets patterns and the name gazetteer.
+        languages = [record.get("language") for record in records]
         found: Counter[str] = Counter()
         for record, masked in zip(records, self.masker.mask_groups(groups, languages), strict=True):
             for name, value in masked.fields.items():

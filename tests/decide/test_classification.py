@@ -336,3 +336,17 @@ def test_evidence_is_rescanned_for_pii_before_it_lands() -> None:
     [cleaned], hits = rescan_evidence(get_masker(PROJECT_ROOT / "prompts" / "pii.yaml"), [result])
     assert hits == 1
     assert [c.evidence for c in cleaned.themes] == ["Refund went to <EMAIL_ADDRESS_1>"]
+
+
+def test_evidence_is_rescanned_with_its_records_language() -> None:
+    from shared.decide.factory import rescan_evidence
+    from shared.enrich.masking import get_masker
+
+    text = "Das Paket ist kaputt. Grüße, Jana Becker"
+    result = guard(answer(themes=[{"theme": "other", "evidence": text}]), text)
+    masker = get_masker(PROJECT_ROOT / "prompts" / "pii.yaml")
+    [as_german], hits = rescan_evidence(masker, [result], {result.record_id: "de"})
+    assert hits == 1
+    assert as_german.themes[0].evidence == "Das Paket ist kaputt. Grüße, <PERSON_1>"
+    # The same quote as the same record masked with the same decision: ingest's and the CLI's.
+    assert masker.mask_text(text, "de").fields["text"] == as_german.themes[0].evidence

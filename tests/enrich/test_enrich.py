@@ -138,6 +138,46 @@ def test_pii_is_masked_before_anything_lands(
         FeedbackRecord.model_validate(row)
 
 
+MULTILINGUAL_PII = [
+    "Hallo, ich bin Jana Becker, das Paket kam nass an. Ruft mich an: +49 151 23456789",
+    "Hola, soy Juan Carlos Pérez y el pedido nunca llegó a Calle Mayor 5, Madrid",
+    "O produto chegou quebrado e ninguém respondeu. Att, Ana Maria Souza",
+    "Item arrived broken twice now and nobody answers the phone. Very upset - John Smith",
+    "Thanks Maria from customer service, the refund to DE89 3704 0044 0532 0130 00 arrived",
+    "SSN 123-45-6789 was printed on the invoice you sent me, please remove it",
+    "Contact: 555-123-4567 / Maria Lopez",
+    "Still Broken.",
+    "Das Paket kam nass an und die Jacke hat ein Loch im Ärmel, sehr ärgerlich.",
+]
+
+
+def test_the_mask_command_and_ingest_mask_the_same_text_the_same_way(
+    pipeline: IngestPipeline, local_storage: LocalStorage, tmp_path: Path, settings: Settings
+) -> None:
+    from shared.cli import main
+
+    texts = MULTILINGUAL_PII + _sentences(ENGLISH, ENDINGS_EN, OPENERS_EN, 3)[:30]
+    report = ingest(pipeline, tmp_path, "mixed.csv", reviews_csv(texts))
+    assert (report.landed, report.reconciled) == (len(texts), True)
+    landed = {row["title"]: row for row in jsonl(local_storage, "landing", "feedback/")}
+    source, out = tmp_path / "mixed.jsonl", tmp_path / "masked.jsonl"
+    source.write_bytes(b"".join(orjson.dumps({"text": text}) + b"\n" for text in texts))
+    assert main(["mask", str(source), "-o", str(out)]) == 0
+    masked = [orjson.loads(line)["text"] for line in out.read_bytes().splitlines()]
+    by_ingest = [landed[f"Review {i}"]["text"] for i in range(len(texts))]
+    assert masked == by_ingest
+    assert masked[:7] == [
+        "Hallo, ich bin <PERSON_1>, das Paket kam nass an. Ruft mich an: <PHONE_NUMBER_1>",
+        "Hola, soy <PERSON_1> y el pedido nunca llegó a <STREET_ADDRESS_1>",
+        "O produto chegou quebrado e ninguém respondeu. Att, <PERSON_1>",
+        "Item arrived broken twice now and nobody answers the phone. Very upset - <PERSON_1>",
+        "Thanks <PERSON_1> from customer service, the refund to <IBAN_CODE_1> arrived",
+        "SSN <US_SSN_1> was printed on the invoice you sent me, please remove it",
+        "Contact: <PHONE_NUMBER_1> / <PERSON_1>",
+    ]
+    assert masked[7:9] == MULTILINGUAL_PII[7:9]
+
+
 def test_records_carry_language_and_confidence(
     pipeline: IngestPipeline, local_storage: LocalStorage, tmp_path: Path
 ) -> None:

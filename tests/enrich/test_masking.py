@@ -224,14 +224,16 @@ def test_a_field_that_is_not_text_is_refused(masker: PiiMasker) -> None:
         masker.mask_groups([{"text": "fine", "rating": 5}])  # type: ignore[dict-item]
 
 
-def test_non_english_text_gets_pattern_masking_but_no_ner(masker: PiiMasker) -> None:
+def test_non_english_text_gets_patterns_and_gazetteer_names_but_no_english_ner(
+    masker: PiiMasker,
+) -> None:
     text = "Carlos Ruiz dice que el pedido llegó roto, escribid a carlos.ruiz@correo.es"
     spanish = masker.mask_text(text, "es")
     assert spanish.fields["text"] == (
-        "Carlos Ruiz dice que el pedido llegó roto, escribid a <EMAIL_ADDRESS_1>"
+        "<PERSON_1> dice que el pedido llegó roto, escribid a <EMAIL_ADDRESS_1>"
     )
-    assert [e.entity_type for e in spanish.entities] == ["EMAIL_ADDRESS"]
-    # Undetermined language: patterns only as well.
+    assert [e.entity_type for e in spanish.entities] == ["PERSON", "EMAIL_ADDRESS"]
+    # Undetermined language: the same pipeline (patterns and the gazetteer).
     assert masker.mask_text(text, "und").fields == spanish.fields
 
 
@@ -348,7 +350,7 @@ def test_mask_jsonl_masks_text_and_adds_entities(masker: PiiMasker) -> None:
             },
         ],
     }
-    assert rows[1]["text"] == "Carlos Ruiz: escribid a <EMAIL_ADDRESS_1>"
+    assert rows[1]["text"] == "<PERSON_1>: escribid a <EMAIL_ADDRESS_1>"
     assert rows[2] == {"id": 3, "text": None, "entities": []}
 
 
@@ -411,3 +413,154 @@ def test_invalid_configs_are_config_errors(tmp_path: Path, yaml_text: str, probl
     path.write_text(yaml_text, encoding="utf-8")
     with pytest.raises(ConfigError, match=problem):
         load_pii_config(path)
+
+
+# ------------------------------------------------------------------ names, ids, streets by rule
+
+# rule, language (as detected), text, the name (each must vanish)
+NAME_CASES = [
+    (
+        "self-introduction",
+        "es",
+        "Hola, soy Juan Carlos Pérez y mi pedido no llegó",
+        "Juan Carlos Pérez",
+    ),
+    ("self-introduction", "de", "Hallo, ich bin Jana Becker, das Paket ist kaputt", "Jana Becker"),
+    (
+        "self-introduction",
+        "fr",
+        "Bonjour, je m'appelle Claire Dubois, colis cassé",
+        "Claire Dubois",
+    ),
+    (
+        "self-introduction",
+        "it",
+        "Mi chiamo Giulia Romano e il pacco è arrivato rotto",
+        "Giulia Romano",
+    ),
+    ("self-introduction", "pt", "Olá, eu sou Ana Souza e o produto veio errado", "Ana Souza"),
+    (
+        "self-introduction",
+        "nl",
+        "Ik ben Pieter de Vries, mijn bestelling is niet aangekomen",
+        "Pieter de Vries",
+    ),
+    ("self-introduction", "en", "my name is wei zhang and I never got a refund", "wei zhang"),
+    ("lowercase name", "es", "me llamo lucía fernández, no me devolvieron nada", "lucía fernández"),
+    ("lowercase name", "de", "ich heiße jonas weber und warte seit Wochen", "jonas weber"),
+    ("thanks", "en", "Thanks Maria from customer service, quick fix", "Maria"),
+    ("thanks", "de", "Danke Stefan, alles hat gut geklappt", "Stefan"),
+    ("thanks", "es", "Gracias Lucía por la ayuda con la devolución", "Lucía"),
+    ("thanks", "pt", "Obrigado Rafael pelo atendimento rápido", "Rafael"),
+    ("greeting", "it", "Ciao Marco, il rimborso non è ancora arrivato", "Marco"),
+    (
+        "sign-off after a dash",
+        "en",
+        "Item arrived broken twice now. Very upset - John Smith",
+        "John Smith",
+    ),
+    (
+        "sign-off after a comma",
+        "pt",
+        "O produto chegou quebrado. Att, Ana Maria Souza",
+        "Ana Maria Souza",
+    ),
+    (
+        "sign-off after a line break",
+        "de",
+        "Das Paket kam nass an.\nGrüße,\nThomas Müller",
+        "Thomas Müller",
+    ),
+    ("sign-off after a slash", "und", "Contact: 555-123-4567 / Maria Lopez", "Maria Lopez"),
+    ("sign-off word", "nl", "Bestelling kwam te laat. Groeten, Sanne Jansen", "Sanne Jansen"),
+    ("ask for", "en", "when you call, ask for Priya at the front desk", "Priya"),
+    ("run of known names", "de", "Frau Schmidt sagte, Lukas Fischer ruft zurück", "Lukas Fischer"),
+    ("run of known names", "es", "El repartidor Carlos Ruiz dejó el paquete fuera", "Carlos Ruiz"),
+]
+
+
+@pytest.mark.parametrize(("rule", "language", "text", "name"), NAME_CASES)
+def test_names_are_masked_in_every_language_and_position(
+    masker: PiiMasker, rule: str, language: str, text: str, name: str
+) -> None:
+    masked = masker.mask_text(text, language)
+    assert name not in (masked.fields["text"] or ""), rule
+    assert "PERSON" in {e.entity_type for e in masked.entities}
+
+
+# language, text: capitalised words that are no names stay as they are
+PRECISION_CASES = [
+    ("en", "Still Broken."),
+    ("en", "Box Crushed"),
+    ("en", "On Chrome the checkout page freezes, on Firefox it works"),
+    ("en", "Great Product, Fast Shipping, Would Buy Again"),
+    ("en", "The Echo Dot And The Fire Stick Both Stopped Working"),
+    ("de", "Das Paket kam nass an und die Jacke hat ein Loch im Ärmel."),
+    ("de", "Lieferung Verspätet, Karton Beschädigt, Ware Okay"),
+    ("es", "Muy Buena Calidad, Envío Rápido"),
+    ("pt", "Produto Chegou Quebrado, Caixa Amassada"),
+    ("fr", "Colis Arrivé En Retard Mais Produit Conforme"),
+    ("it", "Ottimo Prodotto, Spedizione Veloce"),
+    ("nl", "Pakket Te Laat, Doos Beschadigd"),
+    ("und", "Still Broken!!"),
+]
+
+
+@pytest.mark.parametrize(("language", "text"), PRECISION_CASES)
+def test_capitalised_words_without_a_known_name_or_a_cue_are_not_names(
+    masker: PiiMasker, language: str, text: str
+) -> None:
+    assert masker.mask_text(text, language).fields["text"] == text
+
+
+# language, text, the identifier (masked whatever its digits), entity type
+LABELLED_ID_CASES = [
+    ("en", "SSN 123-45-6789 please remove it from my profile", "123-45-6789", "US_SSN"),
+    ("en", "my ssn: 000-12-3456", "000-12-3456", "US_SSN"),
+    ("en", "my tax id is 12-3456789.", "12-3456789", "ID_NUMBER"),
+    ("en", "passport X1234567 expired", "X1234567", "ID_NUMBER"),
+    ("es", "Mi DNI es 12345678Z y el pedido no llegó", "12345678Z", "ID_NUMBER"),
+    ("es", "NIF: X-1234567-L", "X-1234567-L", "ID_NUMBER"),
+    ("pt", "CPF 123.456.789-09, obrigado", "123.456.789-09", "ID_NUMBER"),
+    ("de", "Steuer-ID: 12 345 678 901, Paket kaputt", "12 345 678 901", "ID_NUMBER"),
+    ("it", "codice fiscale RSSMRA80A01H501U", "RSSMRA80A01H501U", "ID_NUMBER"),
+]
+
+
+@pytest.mark.parametrize(("language", "text", "value", "entity"), LABELLED_ID_CASES)
+def test_a_number_labelled_as_an_identifier_is_masked_whatever_its_digits(
+    masker: PiiMasker, language: str, text: str, value: str, entity: str
+) -> None:
+    masked = masker.mask_text(text, language)
+    assert value not in (masked.fields["text"] or "")
+    assert entity in {e.entity_type for e in masked.entities}
+
+
+# language, text, the street (each must vanish)
+STREET_CASES = [
+    ("de", "Bitte an Hauptstr. 5, 10115 Berlin schicken", "Hauptstr. 5"),
+    ("de", "Ich wohne in der Goethestraße 12", "Goethestraße 12"),
+    ("es", "Envíalo a Calle Mayor 5, 28013 Madrid", "Calle Mayor 5"),
+    ("pt", "Mande para Rua das Flores 123, Lisboa", "Rua das Flores 123"),
+    ("pt", "Entrega na Avenida Paulista 1578, São Paulo", "Avenida Paulista 1578"),
+    ("fr", "livrez au 12 rue de la Paix, 75002 Paris", "12 rue de la Paix"),
+    ("it", "spedite a Via Roma 10, Milano", "Via Roma 10"),
+    ("nl", "stuur naar Kerkstraat 12, Amsterdam", "Kerkstraat 12"),
+    ("nl", "bezorgen op Vondellaan 7", "Vondellaan 7"),
+]
+
+
+@pytest.mark.parametrize(("language", "text", "street"), STREET_CASES)
+def test_streets_of_other_languages_are_masked(
+    masker: PiiMasker, language: str, text: str, street: str
+) -> None:
+    masked = masker.mask_text(text, language)
+    assert street not in (masked.fields["text"] or "")
+    assert "STREET_ADDRESS" in {e.entity_type for e in masked.entities}
+
+
+def test_the_gazetteer_ships_in_the_repository_with_its_notice() -> None:
+    folder = PROJECT_ROOT / "prompts" / "pii_names"
+    assert (folder / "NOTICE.md").is_file()
+    given = (folder / "given_names.txt").read_text(encoding="utf-8").splitlines()
+    assert len(given) > 10_000 and "maria\t1" in given
