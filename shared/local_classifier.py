@@ -251,17 +251,24 @@ def load_training_examples(path: Path, taxonomy: Taxonomy) -> list[TrainingExamp
 def shipped_text_model(config_dir: Path) -> TextModel | None:
     """The model trained on ``<config_dir>/training/feedback.jsonl``, once per process.
 
-    Training takes about a second on the shipped 525 examples; None when there is no
-    training file (the classifier is then rules + VADER).
+    Training takes a few seconds on the shipped examples, so the fitted model is kept in
+    a local disk cache (:mod:`shared.model_cache`) and loaded from there next time; None
+    when there is no training file (the classifier is then rules + VADER).
     """
     path = Path(config_dir) / TRAINING_FILE
     if not path.is_file():
         return None
-    from shared.theme_thresholds import load_thresholds
+    from shared import model_cache, text_model, theme_thresholds
 
-    model = TextModel().fit(load_training_examples(path, get_taxonomy(Path(config_dir))))
-    model.thresholds = load_thresholds(Path(config_dir))
-    return model
+    def train() -> TextModel:
+        model = TextModel().fit(load_training_examples(path, get_taxonomy(Path(config_dir))))
+        model.thresholds = theme_thresholds.load_thresholds(Path(config_dir))
+        model.confidence_curve = theme_thresholds.load_confidence_curve(Path(config_dir))
+        return model
+
+    inputs = [path, Path(config_dir) / theme_thresholds.THRESHOLDS_FILE]
+    code = [Path(text_model.__file__), Path(theme_thresholds.__file__)]
+    return model_cache.cached(model_cache.cache_key(inputs, code), train)
 
 
 def _overlaps(span: tuple[int, int], others: Sequence[tuple[int, int]]) -> bool:

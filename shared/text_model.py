@@ -17,6 +17,7 @@ records; nothing is downloaded.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,8 +34,9 @@ _SPLIT = re.compile(r"(?<=[.!?;\n])\s+|,\s*(?=(?:but|and|although|though|however
 # record gets at least one theme; "other" is a theme).
 THEME_THRESHOLD = 0.5
 # A clause claims a second theme only when the model is this sure of it too.
-SECOND_IN_CLAUSE = 0.6
+SECOND_IN_CLAUSE = 0.5
 CALIBRATION_FOLDS = 3
+LEXICON_CACHE = 8192
 MIN_EXAMPLES_PER_CLASS = 2
 
 
@@ -127,12 +129,15 @@ class _Lexicon:
         from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
         self._analyzer = SentimentIntensityAnalyzer()
+        # A text is scored for its sentiment and again beside each of its themes: once is enough.
+        self._score = functools.lru_cache(maxsize=LEXICON_CACHE)(self._polarity)
+
+    def _polarity(self, text: str) -> tuple[float, float, float, float]:
+        s = self._analyzer.polarity_scores(text)
+        return (s["compound"], s["pos"], s["neg"], s["neu"])
 
     def scores(self, texts: Sequence[str]) -> np.ndarray:
-        rows = []
-        for text in texts:
-            s = self._analyzer.polarity_scores(text)
-            rows.append((s["compound"], s["pos"], s["neg"], s["neu"]))
+        rows = [self._score(text) for text in texts]
         return np.asarray(rows, dtype=np.float64).reshape(len(texts), 4)
 
 
@@ -146,9 +151,15 @@ class TextModel:
         self.single_label = False
         # Per-theme claim thresholds (chosen by cross-validation; THEME_THRESHOLD if absent).
         self.thresholds: dict[str, float] = {}
+        # Held-out precision of the best theme by its probability: the record's confidence.
+        self.confidence_curve: tuple[list[float], list[float]] | None = None
         self.polarity_model: Any = None
         self.sentiment_model: Any = None
         self._lexicon: _Lexicon | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The lexicon is rebuilt on first use rather than pickled (see shared.model_cache).
+        return {**self.__dict__, "_lexicon": None}
 
     @property
     def lexicon(self) -> _Lexicon:
@@ -262,6 +273,11 @@ class TextModel:
             at += len(text_spans)
         return out
 
+    def _confidence(self, probability: float) -> float:
+        if self.confidence_curve is None:
+            return probability
+        return float(np.interp(probability, *self.confidence_curve))
+
     def _threshold(self, column: int) -> float:
         return self.thresholds.get(self.theme_classes[column], THEME_THRESHOLD)
 
@@ -336,7 +352,7 @@ class TextModel:
                 ThemeGuess(theme, p, evidence[i][k], polarity[i][k], spans[i][at])
                 for k, (theme, p, at) in enumerate(picks)
             ]
-            confidence = guesses[0].probability if guesses else None
+            confidence = self._confidence(guesses[0].probability) if guesses else None
             scores = (
                 {theme: per_clause[i][:, j].tolist() for j, theme in enumerate(self.theme_classes)}
                 if per_clause

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import orjson
@@ -27,12 +28,14 @@ FOLDS = 5
 
 def held_out_support(
     examples: Sequence[TrainingExample], folds: int = FOLDS, seed: int = 0
-) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Theme classes, gold (records x themes, 0/1) and held-out best-clause probability."""
+) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """Theme classes, gold (records x themes, 0/1), held-out best-clause and whole-text
+    probabilities."""
     order = np.random.default_rng(seed).permutation(len(examples))
     classes = sorted({t for e in examples for t in e.themes})
     gold = np.zeros((len(examples), len(classes)))
     support = np.zeros((len(examples), len(classes)))
+    whole_text = np.zeros((len(examples), len(classes)))
     for i, example in enumerate(examples):
         for theme in example.themes:
             gold[i, classes.index(theme)] = 1
@@ -41,16 +44,49 @@ def held_out_support(
         train = np.setdiff1d(order, test)
         model = TextModel().fit([examples[i] for i in train])
         texts = [examples[i].text for i in test]
-        _, _, per_clause = model.clause_probabilities(texts, model.features.transform(texts))
-        for row, clause_rows in zip(test, per_clause, strict=True):
+        whole, _, per_clause = model.clause_probabilities(texts, model.features.transform(texts))
+        for k, (row, clause_rows) in enumerate(zip(test, per_clause, strict=True)):
             for j, theme in enumerate(model.theme_classes):
                 support[row, classes.index(theme)] = float(clause_rows[:, j].max())
-    return classes, gold, support
+                whole_text[row, classes.index(theme)] = float(whole[k, j])
+    return classes, gold, support, whole_text
+
+
+def confidence_curve(gold: np.ndarray, whole_text: np.ndarray) -> dict[str, list[float]]:
+    """How often the model's best theme is right, by its probability (isotonic, held out).
+
+    The record's confidence is this precision rather than the raw one-vs-rest probability,
+    which spreads thin over many themes: review then takes the claims that are wrong as
+    often as the review threshold says.
+    """
+    from sklearn.isotonic import IsotonicRegression
+
+    best = whole_text.argmax(axis=1)
+    top = whole_text[np.arange(len(best)), best]
+    right = gold[np.arange(len(best)), best]
+    fitted = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(top, right)
+    return {
+        "probability": [round(float(x), 4) for x in fitted.X_thresholds_],
+        "precision": [round(float(y), 4) for y in fitted.y_thresholds_],
+    }
+
+
+def choose(examples: Sequence[TrainingExample], folds: int = FOLDS) -> dict[str, object]:
+    """The shipped file's content: per-theme thresholds and the confidence curve."""
+    classes, gold, support, whole_text = held_out_support(examples, folds)
+    return {
+        "thresholds": _best_thresholds(classes, gold, support),
+        "confidence": confidence_curve(gold, whole_text),
+    }
 
 
 def choose_thresholds(examples: Sequence[TrainingExample], folds: int = FOLDS) -> dict[str, float]:
     """Per theme: the grid threshold with the best held-out F1 (see the module doc)."""
-    classes, gold, support = held_out_support(examples, folds)
+    classes, gold, support, _ = held_out_support(examples, folds)
+    return _best_thresholds(classes, gold, support)
+
+
+def _best_thresholds(classes: list[str], gold: np.ndarray, support: np.ndarray) -> dict[str, float]:
     chosen = {}
     for j, theme in enumerate(classes):
         best, best_f1 = GRID[-1], -1.0
@@ -66,10 +102,21 @@ def choose_thresholds(examples: Sequence[TrainingExample], folds: int = FOLDS) -
 
 def load_thresholds(config_dir: Path) -> dict[str, float]:
     """The shipped thresholds of ``<config_dir>/training/thresholds.json``; {} if absent."""
+    shipped = _shipped(config_dir)
+    return {str(k): float(v) for k, v in shipped.get("thresholds", {}).items()}
+
+
+def load_confidence_curve(config_dir: Path) -> tuple[list[float], list[float]] | None:
+    """The shipped (probability, precision) curve; None if absent."""
+    curve = _shipped(config_dir).get("confidence")
+    if not curve:
+        return None
+    return [float(x) for x in curve["probability"]], [float(y) for y in curve["precision"]]
+
+
+def _shipped(config_dir: Path) -> dict[str, Any]:
     path = Path(config_dir) / THRESHOLDS_FILE
-    if not path.is_file():
-        return {}
-    return {str(k): float(v) for k, v in orjson.loads(path.read_bytes()).items()}
+    return orjson.loads(path.read_bytes()) if path.is_file() else {}
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -82,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     examples = load_training_examples(
         args.config_dir / TRAINING_FILE, get_taxonomy(args.config_dir)
     )
-    chosen = choose_thresholds(examples)
+    chosen = choose(examples)
     (args.config_dir / THRESHOLDS_FILE).write_bytes(
         orjson.dumps(chosen, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
     )
@@ -93,4 +140,12 @@ if __name__ == "__main__":
     main()
 
 
-__all__ = ["THRESHOLDS_FILE", "choose_thresholds", "held_out_support", "load_thresholds"]
+__all__ = [
+    "THRESHOLDS_FILE",
+    "choose",
+    "choose_thresholds",
+    "confidence_curve",
+    "held_out_support",
+    "load_confidence_curve",
+    "load_thresholds",
+]

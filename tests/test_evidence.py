@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from shared.classifier import MaskedText
@@ -84,7 +86,12 @@ def test_signals_without_the_usual_words(text: str, theme: str) -> None:
 
 def test_theme_thresholds_are_chosen_on_held_out_folds_and_shipped_for_every_theme() -> None:
     from shared.text_model import TrainingExample
-    from shared.theme_thresholds import GRID, choose_thresholds, load_thresholds
+    from shared.theme_thresholds import (
+        GRID,
+        choose_thresholds,
+        load_confidence_curve,
+        load_thresholds,
+    )
 
     examples = [
         TrainingExample(f"{word} number {i} was {adjective}", (theme,))
@@ -99,4 +106,21 @@ def test_theme_thresholds_are_chosen_on_held_out_folds_and_shipped_for_every_the
     assert set(chosen) == {"shipping", "pricing_billing", "product_quality"}
     assert all(value in GRID for value in chosen.values())
     shipped = load_thresholds(PROJECT_ROOT / "prompts")
+    assert load_confidence_curve(PROJECT_ROOT / "prompts") is not None
     assert set(shipped) == set(TAXONOMY.theme_ids)
+
+
+def test_the_trained_model_is_cached_on_disk_and_loaded_back(tmp_path: Path) -> None:
+    from shared.model_cache import cached
+
+    built: list[int] = []
+
+    def build() -> dict[str, int]:
+        built.append(1)
+        return {"answer": 42}
+
+    assert cached("k1", build, tmp_path) == {"answer": 42}
+    assert cached("k1", build, tmp_path) == {"answer": 42}
+    assert len(built) == 1 and (tmp_path / "text-model-k1.pkl").is_file()
+    (tmp_path / "text-model-k1.pkl").write_bytes(b"not a pickle")
+    assert cached("k1", build, tmp_path) == {"answer": 42} and len(built) == 2
