@@ -106,7 +106,6 @@ class LocalClassifier:
         # Rules first: a matched keyword is the plainest evidence, so it leads (and routes);
         # the quote is the sentence or clause around it, never the lone keyword.
         themes: list[AnsweredTheme] = []
-        claimed: list[tuple[int, int]] = []
         for match in self.rules.themes(text):
             if guess is not None and not self._rule_holds(match.label, match, guess):
                 continue
@@ -116,7 +115,6 @@ class LocalClassifier:
             themes.append(
                 AnsweredTheme(theme=match.label, evidence=text[begin:stop], sentiment=sentiment)
             )
-            claimed.append((match.start, match.end))
         confidence = RULE_CONFIDENCE
         if guess is not None:
             ruled = {t.theme: i for i, t in enumerate(themes)}
@@ -128,10 +126,7 @@ class LocalClassifier:
                     themes[at] = themes[at].model_copy(update={"sentiment": sentiment})
                 elif g.theme == FALLBACK_THEME and ruled:
                     continue
-                elif not ruled or (
-                    g.probability >= MODEL_BESIDE_RULES and not _overlaps(g.span, claimed)
-                ):
-                    # Beside a rule a model theme needs its own clause (its own evidence).
+                elif not ruled or g.probability >= MODEL_BESIDE_RULES:
                     begin, stop = quote_span(text, *g.span) if g.span[1] else (0, len(text))
                     themes.append(
                         AnsweredTheme(theme=g.theme, evidence=text[begin:stop], sentiment=sentiment)
@@ -269,10 +264,6 @@ def shipped_text_model(config_dir: Path) -> TextModel | None:
     inputs = [path, Path(config_dir) / theme_thresholds.THRESHOLDS_FILE]
     code = [Path(text_model.__file__), Path(theme_thresholds.__file__)]
     return model_cache.cached(model_cache.cache_key(inputs, code), train)
-
-
-def _overlaps(span: tuple[int, int], others: Sequence[tuple[int, int]]) -> bool:
-    return any(begin < span[1] and span[0] < end for begin, end in others)
 
 
 def _sentence_around(text: str, start: int, end: int) -> str:

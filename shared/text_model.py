@@ -286,7 +286,8 @@ class TextModel:
 
         A theme is claimed when the whole text passes its threshold (the best theme
         always is); a further theme whose best clause is already another theme's evidence
-        stays only when that clause alone makes it likely (:data:`SECOND_IN_CLAUSE`).
+        stays only when that clause or the whole text makes it likely
+        (:data:`SECOND_IN_CLAUSE`).
         """
         order = np.argsort(-row)
         if self.single_label:
@@ -297,7 +298,8 @@ class TextModel:
         used: set[int] = set()
         for column in picks:
             at = int(by_clause[:, column].argmax())
-            if out and at in used and float(by_clause[at, column]) < SECOND_IN_CLAUSE:
+            shared_clause = out and at in used
+            if shared_clause and max(row[column], by_clause[at, column]) < SECOND_IN_CLAUSE:
                 continue
             used.add(at)
             out.append((self.theme_classes[column], float(row[column]), at))
