@@ -53,6 +53,9 @@ def cached(key: str, build: Callable[[], T], folder: Path | None = None) -> T:
         partial = path.with_suffix(f".{os.getpid()}.tmp")
         partial.write_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
         partial.replace(path)
+        for stale in path.parent.glob("text-model-*.pkl"):
+            if stale != path:  # an older training file or code: never read again
+                stale.unlink(missing_ok=True)
     except (OSError, pickle.PicklingError, TypeError) as exc:
         logger.info("model cache %s not written: %s", path, exc)
     return value

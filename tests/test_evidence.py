@@ -124,3 +124,6 @@ def test_the_trained_model_is_cached_on_disk_and_loaded_back(tmp_path: Path) -> 
     assert len(built) == 1 and (tmp_path / "text-model-k1.pkl").is_file()
     (tmp_path / "text-model-k1.pkl").write_bytes(b"not a pickle")
     assert cached("k1", build, tmp_path) == {"answer": 42} and len(built) == 2
+    # A new key (new training file or code) replaces the stale file.
+    cached("k2", build, tmp_path)
+    assert [p.name for p in tmp_path.glob("*.pkl")] == ["text-model-k2.pkl"]
