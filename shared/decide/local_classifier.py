@@ -17,7 +17,6 @@ the LLM with, and what runs on a laptop with nothing configured.
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,8 +27,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.decide.classification import AnsweredRecord, AnsweredTheme, Classification
 from shared.decide.classifier import ClassifyOutcome, MaskedText
+from shared.decide.evidence import quote_span
 from shared.decide.guardrails import apply_guardrails
-from shared.decide.rules import RuleClassifier
+from shared.decide.rules import RuleClassifier, RuleMatch
 from shared.decide.taxonomy import FALLBACK_THEME, Sentiment, Taxonomy, Urgency, get_taxonomy
 from shared.decide.text_model import TextGuess, TextModel, TrainingExample
 from shared.errors import ConfigError
@@ -44,11 +44,13 @@ RULE_CONFIDENCE = 0.75
 UNRECOGNISED_CONFIDENCE = 0.3
 # Beside a rule's claim the model adds a theme only when it is this sure (a second opinion).
 MODEL_BESIDE_RULES = 0.65
+# A rule's theme is vetoed when the model gives it under RULE_VETO_BELOW in the keyword's
+# clause while another theme there reaches RULE_VETO_RIVAL.
+RULE_VETO_BELOW, RULE_VETO_RIVAL = 0.1, 0.5
 # VADER's own thresholds for its compound score; "mixed" needs both sides clearly present.
 POSITIVE_AT, NEGATIVE_AT, MIXED_SIDE_AT = 0.05, -0.05, 0.2
 # Themes that are not problems: no urgency follows from them alone.
 _NOT_PROBLEMS = frozenset({"praise", "feature_request", FALLBACK_THEME})
-_FIRST_SENTENCE = re.compile(r"\S[^.!?\n]*[.!?]?")
 
 
 def _vader() -> Any:
@@ -101,13 +103,17 @@ class LocalClassifier:
     def answer(self, item: MaskedText, guess: TextGuess | None = None) -> AnsweredRecord:
         """What the model, the rules and the lexicon say, shaped like a model's answer."""
         text = item.text
-        # Rules first: a matched keyword is the plainest evidence, so it leads (and routes).
+        # Rules first: a matched keyword is the plainest evidence, so it leads (and routes);
+        # the quote is the sentence or clause around it, never the lone keyword.
         themes: list[AnsweredTheme] = []
         for match in self.rules.themes(text):
+            if guess is not None and not self._rule_holds(match.label, match, guess):
+                continue
+            begin, stop = quote_span(text, match.start, match.end)
             clause = _sentence_around(text, match.start, match.end)
             sentiment = self._theme_sentiment(match.label, clause)
             themes.append(
-                AnsweredTheme(theme=match.label, evidence=match.evidence, sentiment=sentiment)
+                AnsweredTheme(theme=match.label, evidence=text[begin:stop], sentiment=sentiment)
             )
         confidence = RULE_CONFIDENCE
         if guess is not None:
@@ -118,18 +124,22 @@ class LocalClassifier:
                     # The model's feeling for a ruled theme reads the clause, not a keyword.
                     at = ruled[g.theme]
                     themes[at] = themes[at].model_copy(update={"sentiment": sentiment})
+                elif g.theme == FALLBACK_THEME and ruled:
+                    continue
                 elif not ruled or g.probability >= MODEL_BESIDE_RULES:
+                    begin, stop = quote_span(text, *g.span) if g.span[1] else (0, len(text))
                     themes.append(
-                        AnsweredTheme(theme=g.theme, evidence=g.evidence, sentiment=sentiment)
+                        AnsweredTheme(theme=g.theme, evidence=text[begin:stop], sentiment=sentiment)
                     )
             if guess.confidence is not None and not ruled:
                 confidence = guess.confidence
         if not themes:
-            sentence = _FIRST_SENTENCE.search(text)
-            evidence = sentence.group().strip() if sentence else text.strip()
+            begin, stop = quote_span(text, 0, 0)
             themes = [
                 AnsweredTheme(
-                    theme=FALLBACK_THEME, evidence=evidence or text, sentiment=self.sentiment(text)
+                    theme=FALLBACK_THEME,
+                    evidence=text[begin:stop].strip() or text,
+                    sentiment=self.sentiment(text),
                 )
             ]
             confidence = UNRECOGNISED_CONFIDENCE
@@ -147,6 +157,23 @@ class LocalClassifier:
             urgency=self._urgency(text, [t.theme for t in themes], sentiment),
             confidence=confidence,
         )
+
+    @staticmethod
+    def _rule_holds(theme: str, match: RuleMatch, guess: TextGuess) -> bool:
+        """A keyword claims its theme unless the model reads its clause as another theme.
+
+        ("Oh fantastic, the jacket soaked through" is not praise; "error" in a failed
+        login is not a bug report.) Without a model opinion on the theme, the rule holds.
+        """
+        p = guess.clause_probability(theme, match.start, match.end)
+        if p is None or p >= RULE_VETO_BELOW:
+            return True
+        rivals = (
+            guess.clause_probability(other, match.start, match.end) or 0.0
+            for other in guess.clause_scores
+            if other not in (theme, FALLBACK_THEME)
+        )
+        return max(rivals, default=0.0) < RULE_VETO_RIVAL
 
     def sentiment(self, text: str) -> Sentiment:
         if self._sentiment is None:
@@ -219,13 +246,24 @@ def load_training_examples(path: Path, taxonomy: Taxonomy) -> list[TrainingExamp
 def shipped_text_model(config_dir: Path) -> TextModel | None:
     """The model trained on ``<config_dir>/training/feedback.jsonl``, once per process.
 
-    Training takes about a second on the shipped 525 examples; None when there is no
-    training file (the classifier is then rules + VADER).
+    Training takes a few seconds on the shipped examples, so the fitted model is kept in
+    a local disk cache (:mod:`shared.decide.model_cache`) and loaded from there next time; None
+    when there is no training file (the classifier is then rules + VADER).
     """
     path = Path(config_dir) / TRAINING_FILE
     if not path.is_file():
         return None
-    return TextModel().fit(load_training_examples(path, get_taxonomy(Path(config_dir))))
+    from shared.decide import model_cache, text_model, theme_thresholds
+
+    def train() -> TextModel:
+        model = TextModel().fit(load_training_examples(path, get_taxonomy(Path(config_dir))))
+        model.thresholds = theme_thresholds.load_thresholds(Path(config_dir))
+        model.confidence_curve = theme_thresholds.load_confidence_curve(Path(config_dir))
+        return model
+
+    inputs = [path, Path(config_dir) / theme_thresholds.THRESHOLDS_FILE]
+    code = [Path(text_model.__file__), Path(theme_thresholds.__file__)]
+    return model_cache.cached(model_cache.cache_key(inputs, code), train)
 
 
 def _sentence_around(text: str, start: int, end: int) -> str:

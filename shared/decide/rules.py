@@ -32,6 +32,16 @@ def _theme_pattern(keywords: tuple[str, ...], patterns: tuple[str, ...]) -> re.P
     return re.compile("|".join(parts), re.IGNORECASE) if parts else None
 
 
+def _inside(match: RuleMatch, other: RuleMatch) -> bool:
+    """``match`` lies within ``other``'s longer span (another theme's)."""
+    return (
+        other.label != match.label
+        and other.start <= match.start
+        and match.end <= other.end
+        and other.end - other.start > match.end - match.start
+    )
+
+
 class RuleClassifier:
     """Matches a taxonomy's rules against texts; built once per taxonomy."""
 
@@ -56,6 +66,8 @@ class RuleClassifier:
             match = pattern.search(text)
             if match is not None and match.end() > match.start():
                 found.append(RuleMatch(theme_id, match.start(), match.end(), match.group()))
+        # The more specific rule wins: "broken" inside "the sync is still broken" is a bug.
+        found = [m for m in found if not any(_inside(m, other) for other in found)]
         return sorted(found, key=lambda m: (m.start, m.label))
 
     def urgency(self, text: str) -> RuleMatch | None:

@@ -17,9 +17,10 @@ records; nothing is downloaded.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -32,7 +33,10 @@ _SPLIT = re.compile(r"(?<=[.!?;\n])\s+|,\s*(?=(?:but|and|although|though|however
 # Below this probability a theme is not claimed, unless it is the best one (every
 # record gets at least one theme; "other" is a theme).
 THEME_THRESHOLD = 0.5
+# A clause claims a second theme only when the model is this sure of it too.
+SECOND_IN_CLAUSE = 0.5
 CALIBRATION_FOLDS = 3
+LEXICON_CACHE = 8192
 MIN_EXAMPLES_PER_CLASS = 2
 
 
@@ -50,6 +54,7 @@ class ThemeGuess:
     probability: float
     evidence: str
     sentiment: str | None
+    span: tuple[int, int] = (0, 0)  # where the evidence clause is in the text
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +62,20 @@ class TextGuess:
     themes: list[ThemeGuess]
     sentiment: str | None
     confidence: float | None  # None: no theme model (the rules decide the themes)
+    # Per clause (span) the model's probability of each theme: what a rule's claim is
+    # checked against ("a second theme needs its own evidence").
+    clause_spans: list[tuple[int, int]] = field(default_factory=list)
+    clause_scores: dict[str, list[float]] = field(default_factory=dict)
+
+    def clause_probability(self, theme: str, start: int, end: int) -> float | None:
+        """The model's probability of ``theme`` in the clause holding ``[start, end)``."""
+        scores = self.clause_scores.get(theme)
+        if scores is None:
+            return None
+        for at, (begin, stop) in enumerate(self.clause_spans):
+            if begin <= start < stop or (start <= begin and end > begin):
+                return scores[at]
+        return None
 
 
 def clauses(text: str) -> list[tuple[int, int]]:
@@ -110,12 +129,15 @@ class _Lexicon:
         from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
         self._analyzer = SentimentIntensityAnalyzer()
+        # A text is scored for its sentiment and again beside each of its themes: once is enough.
+        self._score = functools.lru_cache(maxsize=LEXICON_CACHE)(self._polarity)
+
+    def _polarity(self, text: str) -> tuple[float, float, float, float]:
+        s = self._analyzer.polarity_scores(text)
+        return (s["compound"], s["pos"], s["neg"], s["neu"])
 
     def scores(self, texts: Sequence[str]) -> np.ndarray:
-        rows = []
-        for text in texts:
-            s = self._analyzer.polarity_scores(text)
-            rows.append((s["compound"], s["pos"], s["neg"], s["neu"]))
+        rows = [self._score(text) for text in texts]
         return np.asarray(rows, dtype=np.float64).reshape(len(texts), 4)
 
 
@@ -127,9 +149,17 @@ class TextModel:
         self.theme_model: Any = None
         self.theme_classes: list[str] = []
         self.single_label = False
+        # Per-theme claim thresholds (chosen by cross-validation; THEME_THRESHOLD if absent).
+        self.thresholds: dict[str, float] = {}
+        # Held-out precision of the best theme by its probability: the record's confidence.
+        self.confidence_curve: tuple[list[float], list[float]] | None = None
         self.polarity_model: Any = None
         self.sentiment_model: Any = None
         self._lexicon: _Lexicon | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The lexicon is rebuilt on first use rather than pickled (see shared.decide.model_cache).
+        return {**self.__dict__, "_lexicon": None}
 
     @property
     def lexicon(self) -> _Lexicon:
@@ -243,35 +273,94 @@ class TextModel:
             at += len(text_spans)
         return out
 
-    def _picks(self, row: np.ndarray) -> list[tuple[str, float]]:
+    def _confidence(self, probability: float) -> float:
+        if self.confidence_curve is None:
+            return probability
+        return float(np.interp(probability, *self.confidence_curve))
+
+    def _threshold(self, column: int) -> float:
+        return self.thresholds.get(self.theme_classes[column], THEME_THRESHOLD)
+
+    def _picks(self, row: np.ndarray, by_clause: np.ndarray) -> list[tuple[str, float, int]]:
+        """(theme, probability, clause index) claimed, each theme with a clause of its own.
+
+        A theme is claimed when the whole text passes its threshold (the best theme
+        always is); a further theme whose best clause is already another theme's evidence
+        stays only when that clause or the whole text makes it likely
+        (:data:`SECOND_IN_CLAUSE`).
+        """
         order = np.argsort(-row)
         if self.single_label:
-            picks = [order[0]]
+            picks = [int(order[0])]
         else:
-            picks = [j for j in order if row[j] >= THEME_THRESHOLD] or [order[0]]
-        return [(self.theme_classes[j], float(row[j])) for j in picks]
+            picks = [int(j) for j in order if row[j] >= self._threshold(int(j))] or [int(order[0])]
+        out: list[tuple[str, float, int]] = []
+        used: set[int] = set()
+        for column in picks:
+            at = int(by_clause[:, column].argmax())
+            shared_clause = out and at in used
+            if shared_clause and max(row[column], by_clause[at, column]) < SECOND_IN_CLAUSE:
+                continue
+            used.add(at)
+            out.append((self.theme_classes[column], float(row[column]), at))
+        return out
+
+    def clause_probabilities(
+        self, texts: Sequence[str], x: Any
+    ) -> tuple[np.ndarray, list[list[tuple[int, int]]], list[np.ndarray]]:
+        """Whole-text probabilities, each text's clause spans and their probabilities."""
+        whole = self._theme_probabilities(x)
+        spans = [clauses(text) for text in texts]
+        pieces = [
+            text[b:e]
+            for text, found in zip(texts, spans, strict=True)
+            if len(found) > 1
+            for b, e in found
+        ]
+        split = self._theme_probabilities(self.features.transform(pieces)) if pieces else None
+        per_clause, at = [], 0
+        for i, found in enumerate(spans):
+            if len(found) > 1 and split is not None:
+                per_clause.append(split[at : at + len(found)])
+                at += len(found)
+            else:
+                per_clause.append(whole[i : i + 1])
+        return whole, spans, per_clause
 
     def predict(self, texts: Sequence[str]) -> list[TextGuess]:
         if not texts:
             return []
         x = self.features.transform(texts)
+        spans: list[list[tuple[int, int]]] = [[(0, len(t))] for t in texts]
+        per_clause: list[np.ndarray] = []
         if self.theme_model is None:
-            chosen: list[list[tuple[str, float]]] = [[] for _ in texts]
+            chosen: list[list[tuple[str, float, int]]] = [[] for _ in texts]
         else:
-            chosen = [self._picks(row) for row in self._theme_probabilities(x)]
-        flat_texts = [texts[i] for i, picks in enumerate(chosen) for _ in picks]
-        flat_quotes = iter(self.best_clauses(flat_texts, [t for picks in chosen for t, _ in picks]))
-        evidence = [[next(flat_quotes) for _ in picks] for picks in chosen]
-        polarity = self._predict_polarity(x, texts, chosen, evidence)
+            whole, spans, per_clause = self.clause_probabilities(texts, x)
+            chosen = [
+                self._picks(row, clause_rows)
+                for row, clause_rows in zip(whole, per_clause, strict=True)
+            ]
+        evidence = [
+            [texts[i][spans[i][at][0] : spans[i][at][1]] for _, _, at in picks]
+            for i, picks in enumerate(chosen)
+        ]
+        pairs = [[(theme, p) for theme, p, _ in picks] for picks in chosen]
+        polarity = self._predict_polarity(x, texts, pairs, evidence)
         sentiments = self._predict_sentiment(x, texts)
         out = []
         for i, picks in enumerate(chosen):
             guesses = [
-                ThemeGuess(theme, p, evidence[i][k], polarity[i][k])
-                for k, (theme, p) in enumerate(picks)
+                ThemeGuess(theme, p, evidence[i][k], polarity[i][k], spans[i][at])
+                for k, (theme, p, at) in enumerate(picks)
             ]
-            confidence = guesses[0].probability if guesses else None
-            out.append(TextGuess(guesses, sentiments[i], confidence))
+            confidence = self._confidence(guesses[0].probability) if guesses else None
+            scores = (
+                {theme: per_clause[i][:, j].tolist() for j, theme in enumerate(self.theme_classes)}
+                if per_clause
+                else {}
+            )
+            out.append(TextGuess(guesses, sentiments[i], confidence, spans[i], scores))
         return out
 
     def _predict_polarity(
