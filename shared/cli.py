@@ -752,7 +752,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args, get_settings())
     except (InsightloopError, ValidationError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         return 2
 
 
