@@ -258,9 +258,11 @@ class _Run:
             return
         outcome = self.classifier.classify(items)
         record_model_calls(outcome.calls)
-        results = outcome.classifications
+        results, shadow = outcome.classifications, outcome.shadow
         if self.enrichment is not None:
             results, hits = rescan_evidence(self.enrichment.masker, results)
+            shadow, shadow_hits = rescan_evidence(self.enrichment.masker, shadow)
+            hits += shadow_hits
             if hits:
                 self.report.evidence_pii_masked += hits
                 logger.warning(
@@ -268,7 +270,10 @@ class _Run:
                 )
         decided = [c for c in results if not c.needs_review]
         review = [c for c in results if c.needs_review]
-        self._land_rows(CLASSIFIED_DATASET, [c.model_dump_json().encode() for c in decided])
+        # Shadow answers land first in the file, beside the decisions, to be compared.
+        self._land_rows(
+            CLASSIFIED_DATASET, [c.model_dump_json().encode() for c in [*shadow, *decided]]
+        )
         self._land_rows(REVIEW_DATASET, [c.model_dump_json().encode() for c in review])
         audit = [
             orjson.dumps(
