@@ -117,7 +117,9 @@ def print_demo_summary(console: Console, summary: DemoSummary) -> None:
             for r in canary
             if r["week_start"] == latest
         ]
-        say(f"Canary {canary[0]['prompt_versions']}, week of {latest}: " + ", ".join(parts))
+        partial = any(r.get("partial") for r in canary if r["week_start"] == latest)
+        week = f"{latest}{' (partial)' if partial else ''}"
+        say(f"Canary {canary[0]['prompt_versions']}, week of {week}: " + ", ".join(parts))
     else:
         say("Canary: [red]no records classified by two prompt versions[/red]")
 

@@ -111,6 +111,7 @@ def test_demo_ingests_every_sample_and_the_replay_lands_nothing(
 
 @pytest.mark.skipif(not (PROJECT_ROOT / "samples" / "inbox").is_dir(), reason="samples/ missing")
 @pytest.mark.skipif(not java_available(), reason="Spark needs a Java 17 runtime (java, JAVA_HOME)")
+@pytest.mark.timeout(900)  # two local Spark runs: minutes on a busy 2-core machine
 def test_demo_runs_the_whole_loop_and_every_view_has_rows(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
