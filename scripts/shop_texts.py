@@ -93,10 +93,10 @@ TEXTS: dict[str, dict[str, list[str]]] = {
         "en": [
             "The zip on the new espresso bean pouch won't reseal, so the beans go stale "
             "within days.",
-            "Pouch zip split open on day two and the espresso tastes flat and stale now.",
-            "Please bring back the tin, the resealable pouch zip doesn't close and the "
-            "beans lose their aroma.",
-            "The espresso pouch zipper tore off the first time I opened it, beans went stale.",
+            "The espresso pouch zip split open on day two and the beans taste stale now.",
+            "Please bring back the tin, the espresso pouch zip doesn't close and the beans "
+            "go stale.",
+            "The zip tore off the espresso pouch the first time I opened it, beans went stale.",
         ],
         "de": ["Der Zipper am neuen Bohnenbeutel schließt nicht, die Bohnen werden schal."],
         "es": ["La cremallera de la bolsa de café no cierra y los granos se ponen rancios."],
