@@ -33,13 +33,22 @@ from shared.decide.classifier import MaskedText
 from shared.decide.factory import classifier_from_settings, mask_for_classification, rescan_evidence
 from shared.decide.overrides import record_overrides
 from shared.decide.taxonomy import get_taxonomy
+from shared.demo import DemoTimeline, OwnerDesk, load_timeline, routed_insights, with_demo_secrets
+from shared.demo_summary import demo_summary, print_demo_summary
 from shared.enrich.enrichment import PII_CONFIG, Enrichment
 from shared.enrich.language import get_language_detector
 from shared.enrich.masking import get_masker, mask_jsonl
 from shared.enrich.quality.config import get_quality_config
 from shared.errors import InsightloopError, PermanentInputError, TransientError
 from shared.evaluation.command import add_eval_parser
-from shared.gold.local import LocalGoldError, java_available, print_top_gold, run_local_gold
+from shared.gold.local import (
+    EXPORT_DATASETS,
+    LocalGoldError,
+    LocalGoldRun,
+    java_available,
+    print_top_gold,
+    run_local_gold,
+)
 from shared.ingest.inbox import split_inbox_path
 from shared.jsonl import json_objects
 from shared.models import IngestReport, make_record_id
@@ -307,21 +316,57 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _demo_gold_and_routing(root: Path, settings: Settings, storage: LocalStorage) -> int:
-    console.print(
-        "\n[bold]3. Gold[/bold]: the Databricks pipeline (databricks/) on local Spark over "
-        "the landing folder, then its export task",
-        soft_wrap=True,
-    )
+    """Gold as of the routing day -> routing -> the owners act -> Gold over everything ->
+    outcomes -> report. Gold runs twice: routing needs insights as they stood on the
+    routing day, and the owners' callbacks need routed insight keys; the second run
+    measures what followed (the first skips the emerging-themes task)."""
     if not java_available():
         console.print(
             "[red]Spark needs a Java 17 runtime and none was found (java on PATH or "
             "JAVA_HOME)[/red]: install it, or run `insightloop demo --no-gold`"
         )
         return 4
-    try:
-        gold = run_local_gold(settings, storage, root / "gold", run_id="demo")
-    except LocalGoldError as exc:
-        console.print(f"[red]Gold failed:[/red] {exc}", highlight=False)
+    timeline = load_timeline(SAMPLES_DIR)
+    routed_at = timeline.routed_at
+    console.print(
+        f"\n[bold]3. Gold as of {timeline.first_gold_as_of}[/bold]: the Databricks pipeline "
+        "(databricks/) on local Spark over the landing folder, then its export task",
+        soft_wrap=True,
+    )
+    first = _demo_gold(settings, storage, root, timeline, routing_day=True)
+    if first is None:
+        return 4
+    console.print(
+        f"{first.insights} insight(s) in the window to {timeline.first_gold_as_of} "
+        f"({first.seconds:.0f} s)",
+        highlight=False,
+    )
+    console.print(
+        f"\n[bold]4. Routing on {routed_at:%Y-%m-%d %H:%M} UTC[/bold] (prompts/routing.yaml; "
+        "no sink configured: outbox)",
+        soft_wrap=True,
+    )
+    router = Router.from_settings(settings, storage, environ={}, clock=lambda: routed_at)
+    report = router.route_bytes(first.export, first.export_path)
+    if report.rejected:
+        console.print(f"[red]export rejected:[/red] {report.rejected}", highlight=False)
+        return 5
+    console.print(
+        f"{report.insights} insight(s): {report.created} ticket(s)/message(s) created, "
+        f"{report.in_review} queued for review, {report.pending + report.failed} pending\n"
+        f"Outbox (what Jira, ServiceNow, Slack and Teams would get): "
+        f"{storage.describe(settings.outbox_container, '')}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    _demo_owners(settings, storage, timeline)
+    console.print(
+        "\n[bold]6. Gold over everything[/bold] (as of the last day with feedback): "
+        "gold_outcomes measures each routed insight before and after its fix",
+        soft_wrap=True,
+    )
+    gold = _demo_gold(settings, storage, root, timeline, routing_day=False)
+    if gold is None:
         return 4
     print_top_gold(gold)
     console.print(
@@ -330,33 +375,78 @@ def _demo_gold_and_routing(root: Path, settings: Settings, storage: LocalStorage
         highlight=False,
         soft_wrap=True,  # paths stay on one line, to copy
     )
-    console.print("\n[bold]4. Routing[/bold] (prompts/routing.yaml; no sink configured: outbox)")
-    router = Router.from_settings(settings, storage, environ={})
-    report = router.route_bytes(gold.export, gold.export_path)
-    if report.rejected:
-        console.print(f"[red]export rejected:[/red] {report.rejected}", highlight=False)
-        return 5
+    from shared.report import render_report  # matplotlib and DuckDB load only here
+
+    summary = demo_summary(gold.warehouse, timeline)
+    print_demo_summary(console, summary)
+    report_file = render_report(
+        gold.warehouse, root / "report.html", release_date=timeline.release.date
+    )
+    empty = ", ".join(report_file.empty_datasets) or "none"
     console.print(
-        f"{report.insights} insight(s): {report.created} ticket(s)/message(s) created, "
-        f"{report.in_review} queued for review, {report.pending + report.failed} pending\n"
-        f"Outbox (what Jira, ServiceNow, Slack and Teams would get): "
-        f"{storage.describe(settings.outbox_container, '')}\n"
+        f"\n[bold]8. Report[/bold]: {report_file.views} role views, {report_file.charts} charts, "
+        f"{report_file.datasets} datasets (empty: {empty}), release marker "
+        f"{report_file.release_date} (open it in a browser): {report_file.path}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    demo_ask(gold.warehouse, settings, console, step=9)
+    return 0
+
+
+def _demo_gold(
+    settings: Settings,
+    storage: LocalStorage,
+    root: Path,
+    timeline: DemoTimeline,
+    *,
+    routing_day: bool,
+) -> LocalGoldRun | None:
+    """Gold as of the routing day (only what the export needs), or over everything."""
+    config = timeline.gold_config()
+    if routing_day:
+        config["insightloop.as_of"] = timeline.first_gold_as_of.isoformat()
+    try:
+        return run_local_gold(
+            settings,
+            storage,
+            root / "gold",
+            run_id=f"demo-{timeline.first_gold_as_of}" if routing_day else "demo",
+            config=config,
+            emerging=not routing_day,
+            refresh=EXPORT_DATASETS if routing_day else (),
+        )
+    except LocalGoldError as exc:
+        console.print(f"[red]Gold failed:[/red] {exc}", highlight=False)
+        return None
+
+
+def _demo_owners(settings: Settings, storage: LocalStorage, timeline: DemoTimeline) -> None:
+    """The owners' side, through the real callback service with signed requests."""
+    console.print(
+        "\n[bold]5. The owners act[/bold] (signed Jira webhooks, Slack actions and a review, "
+        "through the callback service the Functions routes call)",
+        soft_wrap=True,
+    )
+    signed = with_demo_secrets(settings)
+    played = OwnerDesk(storage, signed).play(timeline.owners, routed_insights(storage, signed))
+    for step in played:
+        action = step.action
+        about = action.insight or f"record {step.target[:8]} ({action.language})"
+        extra = f" -> {action.new_owner}" if action.new_owner else ""
+        extra += f" ({action.note})" if action.note and action.via == "jira" else ""
+        console.print(
+            f"  {action.at:%Y-%m-%d %H:%M} {action.via} {action.action}{extra}: {about} "
+            f"\\[{step.outcome.status}]",
+            highlight=False,
+            soft_wrap=True,
+        )
+    console.print(
         f"Routing events (for gold_outcomes): "
         f"{storage.describe(settings.landing_container, 'routing_events')}",
         highlight=False,
         soft_wrap=True,
     )
-    from shared.report import render_report  # matplotlib and DuckDB load only here
-
-    report_file = render_report(gold.warehouse, root / "report.html")
-    console.print(
-        f"\n[bold]5. Report[/bold]: {report_file.views} role views, {report_file.charts} charts "
-        f"(open it in a browser): {report_file.path}",
-        highlight=False,
-        soft_wrap=True,
-    )
-    demo_ask(gold.warehouse, settings, console)  # 6. the ask example (shared/ask)
-    return 0
 
 
 def cmd_gold(args: argparse.Namespace, settings: Settings) -> int:
@@ -848,7 +938,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args, get_settings())
     except (InsightloopError, ValidationError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         if isinstance(exc, TransientError) and args.handler in (cmd_ingest, cmd_events):
             console.print(
                 "  records landed before the error wait in the classify backlog: "

@@ -10,8 +10,10 @@ import functools
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MIB = 1024 * 1024
@@ -197,7 +199,53 @@ class Settings(BaseSettings):
         return self
 
 
+class SettingsError(ConfigError):
+    """The environment holds settings that do not validate; one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(
+            f"{len(problems)} invalid setting(s):\n" + "\n".join(f"  {p}" for p in problems)
+        )
+        self.problems = problems
+
+
+ENV_PREFIX = "INSIGHTLOOP_"
+# pydantic's phrasing starts with "Input should be ..."; people read "expected ...".
+_EXPECTED_PREFIXES = ("Input should be ", "Input should ", "Value error, ")
+
+
+def describe_settings_errors(error: ValidationError) -> list[str]:
+    """One line per problem: the environment variable, the value given, what is expected."""
+    problems = []
+    for item in error.errors(include_url=False):
+        message = item["msg"]
+        for prefix in _EXPECTED_PREFIXES:
+            if message.startswith(prefix):
+                message = message.removeprefix(prefix)
+                break
+        if not item["loc"]:  # a cross-field rule: its message names the variables
+            problems.append(message)
+            continue
+        field = str(item["loc"][0])
+        variable = f"{ENV_PREFIX}{field.upper()}"
+        secret = Settings.model_fields.get(field) and "Secret" in str(
+            Settings.model_fields[field].annotation
+        )
+        given = "(hidden: a secret)" if secret else repr(item.get("input"))
+        if item["type"] == "extra_forbidden":
+            problems.append(f"{variable}: not a setting")
+        else:
+            problems.append(f"{variable}={given}: expected {message}")
+    return problems
+
+
 @functools.cache
 def get_settings() -> Settings:
-    """The process-wide settings, read from the environment on first use."""
-    return Settings()
+    """The process-wide settings, read from the environment on first use.
+
+    Raises SettingsError (a ConfigError) naming each bad environment variable.
+    """
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsError(describe_settings_errors(exc)) from None

@@ -2,7 +2,7 @@
 
 ingest -> enrich -> decide -> gold -> act -> report / evaluation -> ask. The top (contracts,
 settings, errors, storage, telemetry, landing, the JSON Lines reader) imports no stage; the
-composition roots (the ingest pipeline, the CLI) may import every stage. ``functions/``
+composition roots (the ingest pipeline, the CLI, the demo) may import every stage. ``functions/``
 imports a stage only through the public names of its package. Imports under
 ``if TYPE_CHECKING:`` are type hints, not arrows at run time, and are not counted.
 """
@@ -27,7 +27,13 @@ STAGE_ORDER = {
     "evaluation": 5,
     "ask": 6,
 }
-COMPOSITION_ROOTS = {"shared.cli", "shared.pipeline", "shared"}
+COMPOSITION_ROOTS = {
+    "shared.cli",
+    "shared.pipeline",
+    "shared.demo",
+    "shared.demo_summary",
+    "shared",
+}
 
 
 def _runtime_imports(path: Path) -> list[tuple[int, str, list[str]]]:

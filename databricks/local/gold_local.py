@@ -82,11 +82,15 @@ def run_local(
     config: Mapping[str, str] | None = None,
     small_input: bool = False,
     timeout_s: float = 900.0,
+    emerging: bool = True,
+    refresh: Sequence[str] = (),
 ) -> dict[str, Path]:
-    """Run the pipeline, then the emerging-themes task, over ``landing_root``.
+    """Run the pipeline, then the emerging-themes task (unless ``emerging`` is off), over
+    ``landing_root``.
 
     ``config`` overrides pipeline configuration keys (``insightloop.as_of``, ...);
-    ``small_input`` tunes Spark for a few thousand rows (:data:`SMALL_INPUT_SQL`).
+    ``small_input`` tunes Spark for a few thousand rows (:data:`SMALL_INPUT_SQL`);
+    ``refresh`` names the only datasets to compute (with their upstream), all by default.
     Returns each table's parquet folder by name. Output goes to ``work_dir/*.log``;
     a step that fails or outlives ``timeout_s`` raises :class:`LocalRunError`.
     """
@@ -103,14 +107,22 @@ def run_local(
     _forget_previous_run(work_dir)
     with _connect_server(work_dir, env, deadline) as remote:
         pipelines = [str(Path(sys.executable).parent / "spark-pipelines"), "--remote", remote]
-        _run([*pipelines, "run", "--spec", str(spec)], work_dir, env, deadline, "pipeline")
-    _run(
-        [sys.executable, str(EMERGING_TASK), "--parquet-warehouse", str(warehouse)],
-        work_dir,
-        env,
-        deadline,
-        "emerging_themes",
-    )
+        selection = ["--refresh", ",".join(refresh)] if refresh else []
+        _run(
+            [*pipelines, "run", "--spec", str(spec), *selection],
+            work_dir,
+            env,
+            deadline,
+            "pipeline",
+        )
+    if emerging:
+        _run(
+            [sys.executable, str(EMERGING_TASK), "--parquet-warehouse", str(warehouse)],
+            work_dir,
+            env,
+            deadline,
+            "emerging_themes",
+        )
     return tables(warehouse)
 
 

@@ -40,13 +40,13 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 DEMO_QUESTION = "What are the top insights this week?"
 
 
-def demo_ask(warehouse: Path, settings: Settings, console: Any) -> None:
+def demo_ask(warehouse: Path, settings: Settings, console: Any, step: int) -> None:
     """The demo's last step: one question, answered offline from the Gold it just built."""
     from shared.ask import tools_from_settings
     from shared.ask.answer import offline_answer
 
     console.print(
-        f'\n[bold]6. Ask[/bold] (docs/ask.md): insightloop ask "{DEMO_QUESTION}"',
+        f'\n[bold]{step}. Ask[/bold] (docs/ask.md): insightloop ask "{DEMO_QUESTION}"',
         highlight=False,
         soft_wrap=True,
     )

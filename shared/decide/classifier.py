@@ -90,6 +90,8 @@ class ClassifyOutcome:
     classifications: list[Classification] = field(default_factory=list)
     calls: list[CallRecord] = field(default_factory=list)
     cache_hits: int = 0
+    # The active version's answers for canary records, kept to compare (never counted).
+    shadow: list[Classification] = field(default_factory=list)
 
     @property
     def in_review(self) -> int:

@@ -215,6 +215,8 @@ class ClassifyStage:
         if records:
             outcome = self.classifier.classify(records)
             decisions, hits = rescan_evidence(self.masker, outcome.classifications, languages)
+            shadow, shadow_hits = rescan_evidence(self.masker, outcome.shadow, languages)
+            hits += shadow_hits
             if hits:
                 logger.warning("item %s: masked %d PII span(s) in evidence", item.item_id, hits)
             result.evidence_pii_masked = hits
@@ -223,7 +225,13 @@ class ClassifyStage:
             decided = [c for c in decisions if not c.needs_review]
             review = [c for c in decisions if c.needs_review]
             result.classified, result.in_review = len(decided), len(review)
-            self._land(CLASSIFIED_DATASET, item, [c.model_dump_json().encode() for c in decided])
+            # Shadow answers (a canary's records answered by the active version too) land
+            # first in the file, beside the decisions, for the canary comparison in Gold.
+            self._land(
+                CLASSIFIED_DATASET,
+                item,
+                [c.model_dump_json().encode() for c in [*shadow, *decided]],
+            )
             self._land(REVIEW_DATASET, item, [c.model_dump_json().encode() for c in review])
             audit = [
                 orjson.dumps(

@@ -34,7 +34,12 @@ class Classifier(Protocol):
 
 
 class CanaryClassifier:
-    """Routes each record to the active or the candidate prompt version (manifest canary)."""
+    """Routes each record to the active or the candidate prompt version (manifest canary).
+
+    With ``shadow_canary`` the active version also answers the candidate's records, first,
+    so the candidate's answer is the newer one (Silver keeps the latest) and the active's
+    lands beside it as ``outcome.shadow`` for gold_drift's canary agreement.
+    """
 
     def __init__(self, manifest: PromptManifest, by_version: dict[str, Classifier]) -> None:
         self.manifest = manifest
@@ -46,6 +51,12 @@ class CanaryClassifier:
         for item in items:
             groups.setdefault(self.manifest.version_for(item.record_id), []).append(item)
         outcome = ClassifyOutcome()
+        canary = groups.get(self.manifest.candidate or "", [])
+        if self.manifest.shadow_canary and canary:
+            shadow = self.by_version[self.manifest.active].classify(canary)
+            outcome.shadow += shadow.classifications
+            outcome.calls += shadow.calls
+            outcome.cache_hits += shadow.cache_hits
         for version, group in groups.items():
             part = self.by_version[version].classify(group)
             outcome.classifications += part.classifications
@@ -65,17 +76,13 @@ def classifier_from_settings(
     """
     config_dir = Path(settings.config_dir)
     taxonomy = get_taxonomy(config_dir)
-    if settings.llm_provider == "local":
-        return LocalClassifier(
-            taxonomy,
-            min_confidence=settings.classify_min_confidence,
-            text_model=shipped_text_model(config_dir),
-        )
-    model = chat_model_from_settings(settings)
     manifest = load_manifest(config_dir / PROMPT_NAME)
     versions = [prompt_version] if prompt_version else [manifest.active]
     if not prompt_version and manifest.candidate and manifest.canary_percent:
         versions.append(manifest.candidate)
+    if settings.llm_provider == "local":
+        return _local_classifier(settings, manifest, versions)
+    model = chat_model_from_settings(settings)
     by_version: dict[str, Classifier] = {
         version: LlmClassifier(
             taxonomy,
@@ -86,6 +93,28 @@ def classifier_from_settings(
             retry_budget=settings.classify_retry_budget,
             cache=AnswerCache(storage, settings.ledger_container) if storage else None,
             concurrency=settings.llm_concurrency,
+        )
+        for version in versions
+    }
+    if len(by_version) == 1:
+        return by_version[versions[0]]
+    return CanaryClassifier(manifest, by_version)
+
+
+def _local_classifier(
+    settings: Settings, manifest: PromptManifest, versions: list[str]
+) -> Classifier:
+    """The offline classifier, one stand-in per prompt version (manifest offline_stand_ins:
+    the trained text model beside the rules, or rules + lexicon only)."""
+    config_dir = Path(settings.config_dir)
+    by_version: dict[str, Classifier] = {
+        version: LocalClassifier(
+            get_taxonomy(config_dir),
+            min_confidence=settings.classify_min_confidence,
+            text_model=shipped_text_model(config_dir)
+            if manifest.offline_stand_ins.get(version, "trained") == "trained"
+            else None,
+            prompt_version=f"{PROMPT_NAME}/{version}" if len(versions) > 1 else None,
         )
         for version in versions
     }

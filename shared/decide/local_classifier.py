@@ -69,12 +69,14 @@ class LocalClassifier:
         min_confidence: float = 0.6,
         text_model: TextModel | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        prompt_version: str | None = None,
     ) -> None:
         self.taxonomy = taxonomy
         self.rules = RuleClassifier(taxonomy)
         self.min_confidence = min_confidence
         self.text_model = text_model
         self.clock = clock
+        self.prompt_version = prompt_version  # the prompt version this stand-in plays
         self.model = TRAINED_MODEL_NAME if text_model is not None else MODEL_NAME
         self._sentiment: Any = None  # built on first use: loading the lexicon takes ~0.2 s
 
@@ -98,6 +100,7 @@ class LocalClassifier:
             min_confidence=self.min_confidence,
             classified_at=self.clock(),
             model=self.model,
+            prompt_version=self.prompt_version,
         )
 
     def answer(self, item: MaskedText, guess: TextGuess | None = None) -> AnsweredRecord:

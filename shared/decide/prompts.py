@@ -15,7 +15,7 @@ import functools
 import hashlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 import yaml
@@ -34,6 +34,12 @@ class PromptManifest(BaseModel):
     active: str = Field(min_length=1)
     candidate: str | None = None
     canary_percent: int = Field(default=0, ge=0, le=100)
+    # The active version also answers the canary slice, so gold_drift can measure how
+    # often the two agree (costs that slice's tokens twice; the candidate's answer wins).
+    shadow_canary: bool = False
+    # Offline (INSIGHTLOOP_LLM_PROVIDER=local) a version is played by a stand-in: the
+    # trained text model beside the rules (`trained`) or rules + lexicon only (`rules`).
+    offline_stand_ins: dict[str, Literal["trained", "rules"]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _candidate_needs_a_share(self) -> PromptManifest:

@@ -15,7 +15,7 @@ import importlib.util
 import logging
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +31,16 @@ BUNDLE = PROJECT_ROOT / "databricks"
 LOCAL_RUNNER = BUNDLE / "local" / "gold_local.py"
 EXPORT_TASK = BUNDLE / "src" / "insightloop_gold" / "export_insights.py"
 WAREHOUSE = "spark-warehouse"
+# gold_insights and what it reads: enough for the insight export (and so for routing).
+EXPORT_DATASETS = (
+    "bronze_feedback",
+    "bronze_classified",
+    "bronze_review",
+    "silver_feedback",
+    "silver_classifications",
+    "silver_record_themes",
+    "gold_insights",
+)
 
 
 class LocalGoldError(InsightloopError):
@@ -80,9 +90,13 @@ def run_local_gold(
     config: Mapping[str, str] | None = None,
     small_input: bool = True,
     timeout_s: float = 900.0,
+    emerging: bool = True,
+    refresh: Sequence[str] = (),
 ) -> LocalGoldRun:
     """Run the pipeline over ``<local root>/<landing container>`` into ``work_dir``, then
-    export ``gold_insights`` to ``<exports container>/insights/<run_id>.json``."""
+    export ``gold_insights`` to ``<exports container>/insights/<run_id>.json``.
+    ``emerging`` off skips the emerging-themes task; ``refresh`` computes only those
+    datasets (:data:`EXPORT_DATASETS`: what the export needs, for routing alone)."""
     if settings.local_storage_root is None:
         raise ConfigError("local Gold reads the local landing folder: set local_storage_root")
     runner = bundle_module("gold_local", LOCAL_RUNNER)
@@ -92,7 +106,13 @@ def run_local_gold(
     started = time.monotonic()
     try:
         tables = runner.run_local(
-            landing, work_dir, config=config, small_input=small_input, timeout_s=timeout_s
+            landing,
+            work_dir,
+            config=config,
+            small_input=small_input,
+            timeout_s=timeout_s,
+            emerging=emerging,
+            refresh=refresh,
         )
     except runner.LocalRunError as exc:
         raise LocalGoldError(str(exc)) from exc
@@ -113,6 +133,7 @@ def print_top_gold(run: LocalGoldRun, *, limit: int = 5) -> None:
 
 
 __all__ = [
+    "EXPORT_DATASETS",
     "LocalGoldError",
     "LocalGoldRun",
     "java_available",

@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from shared.report.formatting import format_value
+from shared.report.formatting import PARTIAL_FIELD, PARTIAL_LABEL, format_value
 from shared.report.views import Chart
 
 # Okabe-Ito: series stay apart for colour-blind readers.
@@ -114,22 +114,38 @@ def _line(
 ) -> None:
     axes = figure.add_subplot()
     lines: dict[Any, list[tuple[date, float]]] = {}
+    partial: dict[Any, set[date]] = {}
     for row in rows:
         day, value = _as_day(row.get(chart.x)), row.get(chart.y)
         if day is not None and value is not None:
             key = row.get(chart.series) if chart.series else chart.y_label
             lines.setdefault(key, []).append((day, float(value)))
+            if row.get(PARTIAL_FIELD):
+                partial.setdefault(key, set()).add(day)
     for index, (name, points) in enumerate(lines.items()):
         points.sort()
+        colour = _colour_for(name, index)
         axes.plot(
             [day for day, _ in points],
             [value for _, value in points],
             marker="o",
             markersize=3,
             linewidth=1.6,
-            color=_colour_for(name, index),
+            color=colour,
             label=_label(name),
         )
+        # A period still running: a hollow point and a note, so no one reads it as a drop.
+        for day, value in points:
+            if day in partial.get(name, ()):
+                axes.plot([day], [value], marker="o", markersize=6, color=colour, mfc="white")
+                axes.annotate(
+                    PARTIAL_LABEL,
+                    (day, value),
+                    xytext=(4, 4),
+                    textcoords="offset points",
+                    fontsize=7,
+                    color=colour,
+                )
     if marker is not None:
         axes.axvline(marker, color=MARKER_COLOUR, linestyle="--", linewidth=1)
         axes.annotate(

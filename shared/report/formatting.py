@@ -47,6 +47,11 @@ def format_percent(share: float, *, signed: bool = False) -> str:
     return f"{sign}{text}%"
 
 
+# A weekly row whose week runs past the reporting date carries ``partial = true``.
+PARTIAL_FIELD = "partial"
+PARTIAL_LABEL = "partial"
+
+
 def format_value(value: Any, kind: ValueKind) -> str:
     """``value`` as the report shows it; a missing value is an em dash, never "None"."""
     if value is None:

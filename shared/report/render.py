@@ -20,9 +20,9 @@ from pydantic import BaseModel, ConfigDict
 
 from shared.errors import ConfigError
 from shared.report.charts import render_chart
-from shared.report.formatting import format_value
+from shared.report.formatting import PARTIAL_FIELD, PARTIAL_LABEL, format_value
 from shared.report.queries import QUERIES_DIR, LocalWarehouse, Query, QueryResult, load_queries
-from shared.report.views import VIEWS, Block, Kpi, View
+from shared.report.views import VIEWS, Block, Column, Kpi, View
 from shared.settings import PROJECT_ROOT
 
 logger = logging.getLogger(__name__)
@@ -60,6 +60,15 @@ def _iso_day(value: Any) -> str:
     if isinstance(value, datetime):
         return value.date().isoformat()
     return value.isoformat() if isinstance(value, date) else ""
+
+
+def _cell(row: Mapping[str, Any], column: Column, block: Block) -> str:
+    """A cell's text; a period still running (``partial``) says so beside its date."""
+    text = format_value(row.get(column.field), column.kind)
+    period = block.date_field or next((c.field for c in block.columns if c.kind == "date"), None)
+    if row.get(PARTIAL_FIELD) and column.field == period:
+        text += f" ({PARTIAL_LABEL})"
+    return text
 
 
 def _kpi_value(kpi: Kpi, rows: Sequence[Mapping[str, Any]]) -> Any:
@@ -171,7 +180,7 @@ class _Page:
                 attributes += f' data-date="{_iso_day(row.get(block.date_field))}"'
             cells = "".join(
                 f'<td class="{"num" if column.kind in NUMERIC_KINDS else ""}">'
-                f"{_escape(format_value(row.get(column.field), column.kind))}</td>"
+                f"{_escape(_cell(row, column, block))}</td>"
                 for column in block.columns
             )
             body.append(f"<tr{attributes}>{cells}</tr>")

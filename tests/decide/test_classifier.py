@@ -173,7 +173,7 @@ def test_a_canary_candidate_gets_its_share_of_records_by_id(
 
     config = tmp_path / "prompts"  # type: ignore[operator]
     shutil.copytree(PROMPTS, config)
-    shutil.copytree(config / "classify" / "v1", config / "classify" / "v2")
+    shutil.copytree(config / "classify" / "v1", config / "classify" / "v2", dirs_exist_ok=True)
     (config / "classify" / "manifest.yaml").write_text(
         "active: v1\ncandidate: v2\ncanary_percent: 50\n"
     )
@@ -197,9 +197,40 @@ def test_a_canary_candidate_gets_its_share_of_records_by_id(
     assert classifier_from_settings(settings, "v1").prompt.label == "classify/v1"  # type: ignore[attr-defined]
 
 
+def test_a_shadow_canary_has_the_active_version_answer_the_candidates_records_first() -> None:
+    # The shipped manifest: v2 on 20 % of records, shadowed by v1; offline, v1 is played
+    # by rules + the trained model and v2 by rules + lexicon, so the two can disagree.
+    from shared.decide.factory import CanaryClassifier, classifier_from_settings
+    from shared.settings import Settings
+
+    engine = classifier_from_settings(Settings())
+    assert isinstance(engine, CanaryClassifier)
+    assert engine.manifest.shadow_canary
+    ids = [f"{n:032x}" for n in range(40)]
+    canary = {rid for rid in ids if engine.manifest.version_for(rid) == "v2"}
+    assert 0 < len(canary) < len(ids)
+    texts = ["The delivery arrived warm and the ice packs melted, courier was late."]
+    outcome = engine.classify([MaskedText(rid, texts[0]) for rid in ids])
+    versions = {c.record_id: c.prompt_version for c in outcome.classifications}
+    assert versions == {rid: "classify/v2" if rid in canary else "classify/v1" for rid in ids}
+    assert {c.record_id for c in outcome.shadow} == canary
+    assert {c.prompt_version for c in outcome.shadow} == {"classify/v1"}
+    shadow_at = max(c.classified_at for c in outcome.shadow)
+    assert all(
+        c.classified_at >= shadow_at for c in outcome.classifications if c.record_id in canary
+    )
+    assert {c.model for c in outcome.classifications if c.record_id in canary} == {
+        "local-rules-vader"
+    }
+    # Pinning a version is no canary: one classifier, no shadow.
+    assert not isinstance(classifier_from_settings(Settings(), "v1"), CanaryClassifier)
+
+
 def test_an_outage_while_classifying_leaves_the_landed_records_pending_until_resumed(
     server: OpenAIServer, tmp_path: pytest.TempPathFactory
 ) -> None:
+    import shutil
+
     from shared.decide.classify_stage import ClassifyStage
     from shared.pipeline import IngestPipeline
     from shared.settings import Settings
@@ -207,7 +238,11 @@ def test_an_outage_while_classifying_leaves_the_landed_records_pending_until_res
     from tests.enrich.test_enrich import reviews_csv
 
     root = tmp_path / "storage"  # type: ignore[operator]
+    config = tmp_path / "prompts"  # type: ignore[operator]
+    shutil.copytree(PROMPTS, config)
+    (config / "classify" / "manifest.yaml").write_text("active: v1\n")  # one request per batch
     settings = Settings(
+        config_dir=config,
         local_storage_root=root,
         llm_provider="openai_compatible",
         llm_base_url=f"{server.url}/v1",

@@ -6,6 +6,7 @@ the loopback deployment (tests/deployment_server.py), Presidio for the evidence 
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from shared.decide.classify_stage import ClassifyStage, parse_work_item
 from shared.errors import PermanentInputError, TransientError
 from shared.models import ClassifyWorkItem
 from shared.pipeline import IngestPipeline
-from shared.settings import Settings
+from shared.settings import PROJECT_ROOT, Settings
 from shared.storage import LocalStorage
 from tests.deployment_server import DeploymentServer
 from tests.enrich.test_enrich import reviews_csv
@@ -31,8 +32,18 @@ def deployment() -> Iterator[DeploymentServer]:
     server.stop()
 
 
+def single_version_prompts(root: Path) -> Path:
+    """The shipped prompts with the canary off, so each request count is one version's."""
+    config = root.parent / f"{root.name}-prompts"
+    if not config.exists():
+        shutil.copytree(PROJECT_ROOT / "prompts", config)
+        (config / "classify" / "manifest.yaml").write_text("active: v1\n")
+    return config
+
+
 def settings_for(server: DeploymentServer, root: Path, **overrides: object) -> Settings:
     values: dict[str, object] = {
+        "config_dir": single_version_prompts(root),
         "local_storage_root": root,
         "llm_provider": "openai_compatible",
         "llm_base_url": f"{server.url}/v1",

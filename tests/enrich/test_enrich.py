@@ -20,7 +20,10 @@ from shared.pipeline import EventMessage, IngestPipeline
 from shared.settings import Settings
 from shared.storage import LocalStorage, ObjectStorage
 
-HEADER = "title,body,rating,review_date,product_title,product_handle,location,source,product_id"
+HEADER = (
+    "title,body,rating,review_date,product_title,product_handle,location,source,product_id,"
+    "product_type,customer_tags,order_total"
+)
 
 ENGLISH = [
     "The strap broke after two weeks and support never answered my emails",
@@ -65,7 +68,7 @@ def reviews_csv(texts: list[str], *, start: int = 0) -> bytes:
         lines.append(
             f'Review {i},"{body}",{1 + i % 5},'
             f"2026-11-{1 + i % 28:02d} 10:{i % 60:02d}:{i % 59:02d} UTC,"
-            f'Curry Kit,curry-kit,"Leeds, GB",web,{i}'
+            f'Curry Kit,curry-kit,"Leeds, GB",web,{i},Meal kits,Subscriber,39.90'
         )
     return ("\n".join(lines) + "\n").encode()
 

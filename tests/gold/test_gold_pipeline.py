@@ -106,13 +106,14 @@ RECORDS = {r.label: r for r in [
            0.9, QUALITY, product_quality="jug cracked") for n in range(1, 9)),
     *(_rec(f"a{n}", day(0, n - 9), BX, "review", "en", "consumer", 2, "negative", "medium",
            "product", 0.9, QUALITY, product_quality="jug cracked") for n in (9, 10, 11)),
-    # S: shipping tickets on Coffee Pro (business, German) in W0. s4 lands as
+    # S: shipping tickets on Coffee Pro (business, German) in W0; s2 and s4 spell the
+    # segment " Business " and "B2B" (an alias): Silver folds both into "business". s4 lands as
     # pricing_billing; a reviewer overrides it to shipping (see build_landing).
     _rec("s1", day(0, 0, 9), CP, "ticket", "de", "business", None, "negative", "high",
          "logistics", 0.8, "Paket seit zwei Wochen nicht geliefert.", shipping="nicht geliefert"),
-    _rec("s2", day(0, 1, 9), CP, "ticket", "de", "business", None, "negative", "high",
+    _rec("s2", day(0, 1, 9), CP, "ticket", "de", " Business ", None, "negative", "high",
          "logistics", 0.8, "Lieferung kam beschädigt und zu spät an.", shipping="zu spät"),
-    _rec("s4", day(0, 4, 9), CP, "ticket", "de", "business", None, "negative", "medium",
+    _rec("s4", day(0, 4, 9), CP, "ticket", "de", "B2B", None, "negative", "medium",
          "billing", 0.7, "Die Rechnung stimmt, aber das Paket fehlt noch.",
          pricing_billing="Die Rechnung"),
     # K: Kettle Mini reviews; k1 and k2 carry two themes with opposite sentiments.
@@ -182,7 +183,7 @@ def _feedback_row(rec: Rec, received_at: datetime) -> dict[str, Any]:
         "product": rec.product,
         "sku": None,
         "product_category": "kitchen",
-        "region": "EU" if german else "UK",
+        "region": "EU" if german else "United Kingdom",
         "locale": "de-DE" if german else "en-GB",
         "language": rec.language,
         "language_confidence": 0.99,
@@ -425,7 +426,10 @@ def gold(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("gold")
     build_landing(root / "landing")
     # Three records in a week are enough to alert in a fixture this small.
-    config = {"insightloop.alerts.min_volume": "3"}
+    config = {
+        "insightloop.alerts.min_volume": "3",
+        "insightloop.aliases.customer_segment": '{"B2B": "business"}',
+    }
     return gold_local.run_local(
         root / "landing", root / "work", config=config, small_input=True, timeout_s=600
     )
@@ -548,6 +552,7 @@ def test_negative_share_by_segment(gold: dict[str, Path]) -> None:
         ("channel", "review"): (6, 5),
         ("segment", "business"): (3, 3),
         ("region", "EU"): (4, 3),
+        ("region", "GB"): (5, 5),  # "United Kingdom": a country name becomes its ISO code
     }
     for key, (records, negative) in expected.items():
         assert (share[key]["records"], share[key]["negative_records"]) == (records, negative), key
@@ -854,6 +859,17 @@ def test_settings_parse_tunables_and_reporting_date() -> None:
         2.5,
         14,
     )
+
+
+def test_settings_read_aliases_per_column_in_lower_case() -> None:
+    conf = {
+        "insightloop.landing_path": "/landing",
+        "insightloop.aliases.customer_segment": '{"B2B": "Business", " Subscription ": "Sub"}',
+    }
+    found = settings.PipelineSettings.from_conf(conf)
+    assert found.aliases == {"customer_segment": {"b2b": "Business", "subscription": "Sub"}}
+    with pytest.raises(ValueError, match="JSON object of strings"):
+        settings.PipelineSettings.from_conf({**conf, "insightloop.aliases.region": '["UK"]'})
 
 
 @pytest.mark.parametrize(

@@ -657,7 +657,7 @@ def test_hostile_source_and_file_names_stay_inside_the_quarantine(
 def test_source_folders_match_mappings_case_insensitively(
     pipeline: IngestPipeline, local_storage: LocalStorage, tmp_path: Path
 ) -> None:
-    sample = PROJECT_ROOT / "samples" / "inbox" / "reviews" / "judgeme-reviews-2026-11-19.csv"
+    sample = PROJECT_ROOT / "samples" / "inbox" / "reviews" / "judgeme-reviews-2026-11-15.csv"
     report = ingest(pipeline, tmp_path, " Reviews ", "r.csv", sample.read_bytes())
     assert report.source == "reviews"
     assert report.landed > 0 and not report.file_errors

@@ -15,7 +15,10 @@ from shared.pipeline import EventMessage, IngestPipeline
 from shared.settings import Settings
 from shared.storage import LocalStorage, ObjectStorage
 
-HEADER = "title,body,rating,review_date,product_title,product_handle,location,source,product_id"
+HEADER = (
+    "title,body,rating,review_date,product_title,product_handle,location,source,product_id,"
+    "product_type,customer_tags,order_total"
+)
 
 
 def reviews_csv(rows: range, *, extra: str = "") -> bytes:
@@ -24,7 +27,8 @@ def reviews_csv(rows: range, *, extra: str = "") -> bytes:
         day = 1 + i % 28
         lines.append(
             f'Title {i},"Body of review {i}, with a comma",{1 + i % 5},'
-            f'2026-11-{day:02d} 10:{i % 60:02d}:00 UTC,Curry Kit,curry-kit,"Leeds, GB",web,{i}'
+            f'2026-11-{day:02d} 10:{i % 60:02d}:00 UTC,Curry Kit,curry-kit,"Leeds, GB",web,{i},'
+            "Meal kits,Subscriber,39.90"
         )
     return ("\n".join(lines) + "\n" + extra).encode()
 

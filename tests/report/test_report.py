@@ -514,6 +514,34 @@ def test_nps_is_promoters_minus_detractors_per_week(results) -> None:
         (date(2026, 1, 26), 3, 0, 2),
     ]
     assert [row["nps"] for row in rows] == pytest.approx([25.0, -200 / 3])
+    # as_of 2026-02-04: both weeks ended before it, so neither is partial.
+    assert [row["partial"] for row in rows] == [False, False]
+
+
+def test_a_week_running_past_as_of_is_marked_partial_in_the_table_and_the_chart() -> None:
+    from shared.report.charts import render_chart
+    from shared.report.render import _cell
+    from shared.report.views import Block, Chart, Column
+
+    chart = Chart(kind="line", x="week_start", y="nps", y_label="NPS", y_kind="nps")
+    block = Block(
+        dataset="exec_nps_trend",
+        chart=chart,
+        columns=(Column(field="week_start", label="week", kind="date"),),
+        date_field="week_start",
+    )
+    rows = [
+        {"week_start": date(2026, 11, 16), "nps": 20.0, "partial": False},
+        {"week_start": date(2026, 11, 23), "nps": -19.0, "partial": True},
+    ]
+    assert [_cell(row, block.columns[0], block) for row in rows] == [
+        "2026-11-16",
+        "2026-11-23 (partial)",
+    ]
+    svg = render_chart(chart, rows, title="NPS by week", key="t")
+    assert svg is not None and svg.count(">partial<") == 1
+    complete = render_chart(chart, [{**row, "partial": False} for row in rows], title="t", key="u")
+    assert complete is not None and ">partial<" not in complete
 
 
 def test_outcome_funnel_and_response_times(results) -> None:

@@ -39,6 +39,19 @@ TARGET_TABLE = "gold_emerging_themes"
 # PII placeholders left by masking ("<PERSON_1>") say nothing about the topic.
 PII_PLACEHOLDER = r"<[A-Z_]+(?:_\d+)?>"
 STOP_WORD_LANGUAGES = ("english", "german", "french", "spanish", "italian", "dutch", "portuguese")
+# Words that say nothing about a topic beyond the stop lists: praise and filler ("top,
+# best"), time and frequency ("time, again, week"), politeness ("please, thanks").
+_GENERIC = """
+    top best good great nice bad love like really much many also still just even ever
+    get got make made back time times again day days week weeks month months year one two
+    three first last new old thing things way lot please thanks thank thx hello team
+    always never every would could should want need know think sure well
+    hallo danke bitte mal wieder schon woche wochen monat monate monaten zwei drei
+    hola gracias vez veces semana mes meses dos tres otra
+    bonjour merci fois semaine mois deux trois encore
+    olá obrigado obrigada vezes mês dois três outra
+"""
+GENERIC_WORDS = frozenset(_GENERIC.split())
 MIN_RECORDS = 6
 QUOTE_CHARS = 280
 
@@ -95,6 +108,7 @@ def emerging_themes(
             for language in STOP_WORD_LANGUAGES
             for word in StopWordsRemover.loadDefaultStopWords(language)
         }
+        | GENERIC_WORDS
     )
     tokens = RegexTokenizer(
         inputCol="clean_text", outputCol="tokens", pattern=r"[^\p{L}\p{N}]+", minTokenLength=3

@@ -7,7 +7,9 @@ execute the same code and differ only in these values.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal, Protocol
 
@@ -24,6 +26,10 @@ ALERT_SENSITIVITY = "insightloop.alerts.sensitivity"
 ALERT_MIN_VOLUME = "insightloop.alerts.min_volume"
 ALERT_BASELINE_WEEKS = "insightloop.alerts.baseline_weeks"
 EMERGING_MAX_CONFIDENCE = "insightloop.emerging.max_confidence"
+# A JSON object per column, alias -> canonical value (case-insensitive), e.g.
+# insightloop.aliases.customer_segment = {"b2b": "Business", "subscription": "Subscriber"}
+ALIASES_PREFIX = "insightloop.aliases."
+ALIAS_COLUMNS = ("customer_segment", "region", "product_category")
 
 
 class _Conf(Protocol):
@@ -59,6 +65,8 @@ class PipelineSettings:
     alert_min_volume: int = 5
     alert_baseline_weeks: int = 8
     emerging_max_confidence: float = 0.6
+    # column -> alias (lower case) -> canonical value (insightloop.aliases.<column>)
+    aliases: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     @classmethod
     def from_conf(cls, conf: _Conf) -> PipelineSettings:
@@ -80,7 +88,19 @@ class PipelineSettings:
             for name, (key, kind) in _TUNABLES.items()
             if (found := value(key)) is not None
         }
+        aliases = {}
+        for column in ALIAS_COLUMNS:
+            raw = value(ALIASES_PREFIX + column)
+            if raw is None:
+                continue
+            found = json.loads(raw)
+            if not isinstance(found, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in found.items()
+            ):
+                raise ValueError(f"{ALIASES_PREFIX}{column} must be a JSON object of strings")
+            aliases[column] = {k.strip().lower(): v for k, v in found.items()}
         return cls(
+            aliases=aliases,
             source=source,  # type: ignore[arg-type]
             landing_path=landing_path.rstrip("/"),
             schema_location=value(SCHEMA_LOCATION),

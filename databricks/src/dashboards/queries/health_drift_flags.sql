@@ -2,6 +2,7 @@
 -- answers: Has the feedback or the classifier shifted? The latest week of each drift metric against its limit.
 -- Limits: mix shifts are total variation distances (0..1) from the week before; review_rate is the
 -- share of classifications waiting for a reviewer; canary agreement compares two prompt versions.
+-- partial: the week runs past the reporting date (as_of), so it is not complete yet.
 WITH limits AS (
   SELECT * FROM (VALUES
     ('theme_mix_tvd', 'theme mix shift', 0.25, 'above'),
@@ -26,6 +27,7 @@ SELECT
   CAST(l.threshold AS DOUBLE) AS threshold,
   l.direction,
   x.records,
+  datediff((SELECT COALESCE(MAX(period_end), (SELECT MAX(created_date) FROM silver_feedback)) FROM gold_insights), x.week_start) < 6 AS partial,
   CASE
     WHEN l.direction = 'above' THEN x.value >= l.threshold
     ELSE x.value < l.threshold
