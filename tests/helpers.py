@@ -25,3 +25,20 @@ class IsolatedContainers:
             return method(f"{container}-{self._suffix}", *args, **kwargs)
 
         return call
+
+
+def registered_functions() -> dict[str, Any]:
+    """The function app's functions by name, as the host indexes them.
+
+    ``get_functions()`` refuses names it has already seen (other test modules call it), so
+    the app's recorded bindings are reset for the call and restored after it.
+    """
+    import function_app
+
+    app = function_app.app
+    recorded = app.functions_bindings
+    app.functions_bindings = {}
+    try:
+        return {fn.get_function_name(): fn for fn in app.get_functions()}
+    finally:
+        app.functions_bindings = recorded

@@ -272,16 +272,9 @@ def _iso_seconds(duration: str) -> int:
 @pytest.fixture(scope="module")
 def app_functions() -> dict[str, Any]:
     """The app's functions, plus any blueprint in functions/ it does not register yet."""
-    import function_app
+    from tests.helpers import registered_functions
 
-    app = function_app.app
-    # get_functions() refuses names it has seen (other modules call it): reset, restore.
-    recorded = app.functions_bindings
-    app.functions_bindings = {}
-    try:
-        found = {fn.get_function_name(): fn for fn in app.get_functions()}
-    finally:
-        app.functions_bindings = recorded
+    found = registered_functions()
     for path in sorted((PROJECT_ROOT / "functions").glob("*.py")):
         blueprint = getattr(importlib.import_module(f"functions.{path.stem}"), "bp", None)
         if isinstance(blueprint, func.Blueprint):

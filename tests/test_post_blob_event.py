@@ -100,13 +100,13 @@ def test_host_style_urls_split_like_path_style_ones(script: ModuleType) -> None:
 
 
 def test_the_script_knows_every_blob_trigger_of_the_app_and_its_container() -> None:
-    import function_app
+    from tests.helpers import registered_functions
 
     settings = Settings()
     containers = {"%INSIGHTLOOP_INBOX_CONTAINER%": settings.inbox_container}
     containers["%INSIGHTLOOP_EXPORTS_CONTAINER%"] = settings.exports_container
     found = {}
-    for function in function_app.app.get_functions():
+    for function in registered_functions().values():
         for binding in function.get_bindings():
             info = binding.get_dict_repr()
             if info["type"] == "blobTrigger":

@@ -378,17 +378,9 @@ def test_the_idempotency_token_fits_the_jobs_api_limit() -> None:
 
 @pytest.fixture(scope="module")
 def refresh_gold_function() -> object:
-    import function_app
+    from tests.helpers import registered_functions
 
-    app = function_app.app
-    # get_functions() refuses names it has seen (test_functions.py calls it): reset, restore.
-    recorded = app.functions_bindings
-    app.functions_bindings = {}
-    try:
-        functions = {fn.get_function_name(): fn for fn in app.get_functions()}
-    finally:
-        app.functions_bindings = recorded
-    return functions["refresh_gold"]
+    return registered_functions()["refresh_gold"]
 
 
 def test_refresh_gold_is_a_monitored_timer_on_the_schedule_setting(
