@@ -6,7 +6,6 @@ import argparse
 import contextlib
 import itertools
 import logging
-import shutil
 import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -17,24 +16,15 @@ from typing import Any, BinaryIO
 import orjson
 from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 from rich.table import Table
 
-from shared.act.routing import Router, route_export
-from shared.ask.commands import add_ask_parsers, demo_ask
+from shared.act.routing import route_export
+from shared.ask.commands import add_ask_parsers
 from shared.decide.classifier import MaskedText
 from shared.decide.factory import classifier_from_settings, mask_for_classification, rescan_evidence
 from shared.decide.overrides import record_overrides
 from shared.decide.taxonomy import get_taxonomy
-from shared.demo import DemoTimeline, OwnerDesk, load_timeline, routed_insights, with_demo_secrets
-from shared.demo_summary import demo_summary, print_demo_summary
+from shared.demo_run import cmd_demo
 from shared.enrich.enrichment import PII_CONFIG, Enrichment
 from shared.enrich.language import get_language_detector
 from shared.enrich.masking import get_masker, mask_jsonl
@@ -42,411 +32,38 @@ from shared.enrich.quality.config import get_quality_config
 from shared.errors import InsightloopError, PermanentInputError, TransientError
 from shared.evaluation.command import add_eval_parser
 from shared.gold.local import (
-    EXPORT_DATASETS,
     LocalGoldError,
-    LocalGoldRun,
-    java_available,
     print_top_gold,
     run_local_gold,
 )
-from shared.ingest.inbox import split_inbox_path
 from shared.jsonl import json_objects
-from shared.models import IngestReport, make_record_id
-from shared.pipeline import EventMessage, IngestPipeline
-from shared.settings import PROJECT_ROOT, Settings, get_settings
-from shared.storage import LocalStorage, ObjectStorage, storage_from_settings
-
-SAMPLES_DIR = PROJECT_ROOT / "samples"
-MESSAGE_BATCH = 50  # matches host.json serviceBus.maxMessageBatchSize
+from shared.local_ingest import (
+    exit_code,
+    expand_inputs,
+    ingest_files,
+    ingest_message_files,
+    print_reports,
+)
+from shared.models import make_record_id
+from shared.pipeline import IngestPipeline
+from shared.settings import Settings, get_settings
+from shared.storage import LocalStorage, storage_from_settings
 
 console = Console()
 
 
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-    )
-
-
-def ingest_files(
-    pipeline: IngestPipeline, files: Iterable[tuple[str, str, Path]]
-) -> list[IngestReport]:
-    """Ingest local files, each as (source, name, path), with a progress bar per file."""
-    reports = []
-    with _progress() as progress:
-        for source, name, path in files:
-            task = progress.add_task(f"{source}/{name}", total=path.stat().st_size)
-            reports.append(
-                pipeline.ingest_file(
-                    source,
-                    name,
-                    lambda path=path: open(path, "rb"),  # noqa: SIM115 - pipeline closes it
-                    on_progress=lambda n, task=task: progress.advance(task, n),
-                )
-            )
-            progress.remove_task(task)
-    return reports
-
-
-def ingest_stored_inbox(pipeline: IngestPipeline, storage: ObjectStorage) -> list[IngestReport]:
-    """Ingest every object in the inbox container, as the blob trigger would."""
-    container = pipeline.settings.inbox_container
-    reports = []
-    with _progress() as progress:
-        for path in storage.list(container):
-            source, name = split_inbox_path(path)
-            task = progress.add_task(path, total=storage.size(container, path))
-            reports.append(
-                pipeline.ingest_file(
-                    source,
-                    name,
-                    lambda path=path: storage.open_read(container, path),
-                    on_progress=lambda n, task=task: progress.advance(task, n),
-                )
-            )
-            progress.remove_task(task)
-    return reports
-
-
-def read_messages(path: Path, source: str | None) -> Iterator[EventMessage]:
-    """Each non-blank line of a file is one Service Bus message body."""
-    properties = {"source": source} if source else {}
-    with open(path, "rb") as handle:
-        for line_no, line in enumerate(handle, 1):
-            if line.strip():
-                yield EventMessage(line.rstrip(b"\r\n"), f"{path.name}:{line_no}", properties)
-
-
-def ingest_message_files(
-    pipeline: IngestPipeline, paths: Iterable[Path], source: str | None
-) -> list[IngestReport]:
-    reports: list[IngestReport] = []
-    for path in paths:
-        messages = list(read_messages(path, source))
-        for start in range(0, len(messages), MESSAGE_BATCH):
-            reports.extend(pipeline.ingest_messages(messages[start : start + MESSAGE_BATCH]))
-    return reports
-
-
-def _expand(paths: list[Path], source: str | None) -> Iterator[tuple[str, str, Path]]:
-    for path in paths:
-        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-        for file in files:
-            if not file.is_file():
-                raise InsightloopError(f"no such file: {file}")
-            yield (source or file.parent.name).lower(), file.name, file
-
-
-# ----------------------------------------------------------------- output
-
-
-def print_reports(title: str, reports: list[IngestReport]) -> None:
-    """A table of counts per input, then every problem in full below it."""
-    table = Table(title=title, title_justify="left")
-    table.add_column("source")
-    table.add_column("input", overflow="fold")
-    for column in ("in", "landed", "duplicates", "quarantined"):
-        table.add_column(column, justify="right")
-    table.add_column("notes")
-    problems: list[str] = []
-    for report in reports:
-        name = report.input_name.split("/", 1)[-1]
-        notes = []
-        if report.duplicate_input:
-            notes.append("replay skipped")
-        if report.file_errors:
-            notes.append("[red]file error[/red]")
-            problems.extend(f"{report.input_name}: {error}" for error in report.file_errors)
-        if report.quarantine_reasons:
-            reasons = ", ".join(f"{r} {n}" for r, n in sorted(report.quarantine_reasons.items()))
-            problems.append(f"{report.input_name}: quarantined rows: {reasons}")
-        if report.raced_duplicates:
-            notes.append(f"raced {report.raced_duplicates}")
-        if report.quarantine_reasons.get("quality_gate"):
-            notes.append("[red]gate failed[/red]")
-        problems.extend(
-            f"{report.input_name}: {warning}"
-            for warning in report.warnings
-            if not report.duplicate_input and not warning.startswith("input copied")
-        )
-        table.add_row(
-            report.source,
-            name,
-            f"{report.records_in:,}",
-            f"{report.landed:,}",
-            f"{report.duplicates:,}",
-            f"{report.quarantined:,}",
-            ", ".join(notes),
-        )
-    totals = _totals(reports)
-    table.add_section()
-    table.add_row(
-        "[bold]total",
-        f"{len(reports)} input(s)",
-        *(f"[bold]{totals[key]:,}" for key in ("in", "landed", "duplicates", "quarantined")),
-        "",
-    )
-    console.print(table)
-    for problem in problems:
-        console.print(f"  - {problem}", soft_wrap=True, highlight=False)
-    classified, in_review = sum(r.classified for r in reports), sum(r.in_review for r in reports)
-    if classified or in_review:
-        calls = sum(r.model_calls for r in reports)
-        console.print(
-            f"  classified {classified:,}, queued for review {in_review:,}"
-            + (f" ({calls:,} model calls)" if calls else ""),
-            highlight=False,
-        )
-    languages, entities = _enrichment_totals(reports)
-    if languages:
-        shown = ", ".join(f"{code} {n:,}" for code, n in languages.most_common())
-        console.print(f"  languages of landed records: {shown}", highlight=False)
-    if entities:
-        shown = ", ".join(f"{kind} {n:,}" for kind, n in entities.most_common())
-        console.print(f"  PII masked before landing: {shown}", highlight=False)
-    balanced = totals["in"] == totals["landed"] + totals["duplicates"] + totals["quarantined"]
-    mark = "[green]reconciled[/green]" if balanced else "[red]NOT reconciled[/red]"
-    console.print(
-        f"  in {totals['in']:,} = landed {totals['landed']:,} + duplicates "
-        f"{totals['duplicates']:,} + quarantined {totals['quarantined']:,}: {mark}\n",
-        highlight=False,
-    )
-
-
-def _totals(reports: list[IngestReport]) -> dict[str, int]:
-    return {
-        "in": sum(r.records_in for r in reports),
-        "landed": sum(r.landed for r in reports),
-        "duplicates": sum(r.duplicates for r in reports),
-        "quarantined": sum(r.quarantined for r in reports),
-    }
-
-
-def _enrichment_totals(reports: list[IngestReport]) -> tuple[Counter[str], Counter[str]]:
-    languages: Counter[str] = Counter()
-    entities: Counter[str] = Counter()
-    for report in reports:
-        languages.update(report.languages)
-        entities.update(report.masked_entities)
-    return languages, entities
-
-
-def _exit_code(reports: list[IngestReport], strict: bool) -> int:
-    if not all(r.reconciled for r in reports):
-        return 3
-    if strict and any(r.quarantined or r.file_errors for r in reports):
-        return 1
-    return 0
-
-
-# --------------------------------------------------------------- commands
-
-
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     pipeline = IngestPipeline.from_settings(settings)
-    reports = ingest_files(pipeline, _expand(args.paths, args.source))
+    reports = ingest_files(pipeline, expand_inputs(args.paths, args.source))
     print_reports("ingest", reports)
-    return _exit_code(reports, args.strict)
+    return exit_code(reports, args.strict)
 
 
 def cmd_events(args: argparse.Namespace, settings: Settings) -> int:
     pipeline = IngestPipeline.from_settings(settings)
     reports = ingest_message_files(pipeline, args.files, args.source)
     print_reports("events", reports)
-    return _exit_code(reports, args.strict)
-
-
-def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    root: Path = args.root
-    if root.exists() and not args.keep:
-        shutil.rmtree(root)
-    settings = settings.model_copy(update={"storage_backend": "local", "local_storage_root": root})
-    storage = LocalStorage(root)
-    pipeline = IngestPipeline(storage, settings)
-    inbox = SAMPLES_DIR / "inbox"
-    dropped = 0
-    for file in sorted(p for p in inbox.rglob("*") if p.is_file()):
-        with open(file, "rb") as handle:
-            storage.upload_stream(
-                settings.inbox_container, file.relative_to(inbox).as_posix(), handle
-            )
-        dropped += 1
-    event_files = sorted((SAMPLES_DIR / "events").glob("*.jsonl"))
-    console.print(
-        f"[bold]insightloop demo[/bold]: {dropped} sample export(s) dropped into "
-        f"{storage.describe(settings.inbox_container, '')}, "
-        f"{len(event_files)} file(s) of Service Bus messages\n"
-    )
-    first = ingest_stored_inbox(pipeline, storage)
-    first += ingest_message_files(pipeline, event_files, None)
-    print_reports("1. first delivery", first)
-
-    replay = ingest_stored_inbox(pipeline, storage)
-    replay += ingest_message_files(pipeline, event_files, None)
-    print_reports("2. replay of every file and message (must land nothing)", replay)
-
-    landed_rows = sum(
-        len(storage.read(settings.landing_container, path)[0].splitlines())  # type: ignore[index]
-        for path in storage.list(settings.landing_container, "feedback/")
-    )
-    landing = settings.landing_container
-    console.print(
-        f"Landed for Auto Loader: {landed_rows:,} rows in {storage.describe(landing, 'feedback')}\n"
-        f"Ingest reports:         {storage.describe(landing, 'ingest_reports')}\n"
-        f"Quarantine (reasons):   {storage.describe(settings.quarantine_container, '')}"
-    )
-    replay_landed = sum(r.landed for r in replay)
-    if replay_landed:
-        console.print(f"[red]replay landed {replay_landed} rows: idempotency is broken[/red]")
-        return 3
-    code = _exit_code(first + replay, strict=False)
-    if args.no_gold:
-        return code
-    # Tickets go to the outbox here, whatever sinks the environment configures.
-    outbox_only = settings.model_copy(
-        update={"jira_base_url": None, "servicenow_instance_url": None, "slack_bot_token": None}
-    )
-    return code or _demo_gold_and_routing(root, outbox_only, storage)
-
-
-def _demo_gold_and_routing(root: Path, settings: Settings, storage: LocalStorage) -> int:
-    """Gold as of the routing day -> routing -> the owners act -> Gold over everything ->
-    outcomes -> report. Gold runs twice: routing needs insights as they stood on the
-    routing day, and the owners' callbacks need routed insight keys; the second run
-    measures what followed (the first skips the emerging-themes task)."""
-    if not java_available():
-        console.print(
-            "[red]Spark needs a Java 17 runtime and none was found (java on PATH or "
-            "JAVA_HOME)[/red]: install it, or run `insightloop demo --no-gold`"
-        )
-        return 4
-    timeline = load_timeline(SAMPLES_DIR)
-    routed_at = timeline.routed_at
-    console.print(
-        f"\n[bold]3. Gold as of {timeline.first_gold_as_of}[/bold]: the Databricks pipeline "
-        "(databricks/) on local Spark over the landing folder, then its export task",
-        soft_wrap=True,
-    )
-    first = _demo_gold(settings, storage, root, timeline, routing_day=True)
-    if first is None:
-        return 4
-    console.print(
-        f"{first.insights} insight(s) in the window to {timeline.first_gold_as_of} "
-        f"({first.seconds:.0f} s)",
-        highlight=False,
-    )
-    console.print(
-        f"\n[bold]4. Routing on {routed_at:%Y-%m-%d %H:%M} UTC[/bold] (prompts/routing.yaml; "
-        "no sink configured: outbox)",
-        soft_wrap=True,
-    )
-    router = Router.from_settings(settings, storage, environ={}, clock=lambda: routed_at)
-    report = router.route_bytes(first.export, first.export_path)
-    if report.rejected:
-        console.print(f"[red]export rejected:[/red] {report.rejected}", highlight=False)
-        return 5
-    console.print(
-        f"{report.insights} insight(s): {report.created} ticket(s)/message(s) created, "
-        f"{report.in_review} queued for review, {report.pending + report.failed} pending\n"
-        f"Outbox (what Jira, ServiceNow, Slack and Teams would get): "
-        f"{storage.describe(settings.outbox_container, '')}",
-        highlight=False,
-        soft_wrap=True,
-    )
-    _demo_owners(settings, storage, timeline)
-    console.print(
-        "\n[bold]6. Gold over everything[/bold] (as of the last day with feedback): "
-        "gold_outcomes measures each routed insight before and after its fix",
-        soft_wrap=True,
-    )
-    gold = _demo_gold(settings, storage, root, timeline, routing_day=False)
-    if gold is None:
-        return 4
-    print_top_gold(gold)
-    console.print(
-        f"Gold tables:            {gold.warehouse} ({gold.seconds:.0f} s)\n"
-        f"Insight export:         {storage.describe(settings.exports_container, gold.export_path)}",
-        highlight=False,
-        soft_wrap=True,  # paths stay on one line, to copy
-    )
-    from shared.report import render_report  # matplotlib and DuckDB load only here
-
-    summary = demo_summary(gold.warehouse, timeline)
-    print_demo_summary(console, summary)
-    report_file = render_report(
-        gold.warehouse, root / "report.html", release_date=timeline.release.date
-    )
-    empty = ", ".join(report_file.empty_datasets) or "none"
-    console.print(
-        f"\n[bold]8. Report[/bold]: {report_file.views} role views, {report_file.charts} charts, "
-        f"{report_file.datasets} datasets (empty: {empty}), release marker "
-        f"{report_file.release_date} (open it in a browser): {report_file.path}",
-        highlight=False,
-        soft_wrap=True,
-    )
-    demo_ask(gold.warehouse, settings, console, step=9)
-    return 0
-
-
-def _demo_gold(
-    settings: Settings,
-    storage: LocalStorage,
-    root: Path,
-    timeline: DemoTimeline,
-    *,
-    routing_day: bool,
-) -> LocalGoldRun | None:
-    """Gold as of the routing day (only what the export needs), or over everything."""
-    config = timeline.gold_config()
-    if routing_day:
-        config["insightloop.as_of"] = timeline.first_gold_as_of.isoformat()
-    try:
-        return run_local_gold(
-            settings,
-            storage,
-            root / "gold",
-            run_id=f"demo-{timeline.first_gold_as_of}" if routing_day else "demo",
-            config=config,
-            emerging=not routing_day,
-            refresh=EXPORT_DATASETS if routing_day else (),
-        )
-    except LocalGoldError as exc:
-        console.print(f"[red]Gold failed:[/red] {exc}", highlight=False)
-        return None
-
-
-def _demo_owners(settings: Settings, storage: LocalStorage, timeline: DemoTimeline) -> None:
-    """The owners' side, through the real callback service with signed requests."""
-    console.print(
-        "\n[bold]5. The owners act[/bold] (signed Jira webhooks, Slack actions and a review, "
-        "through the callback service the Functions routes call)",
-        soft_wrap=True,
-    )
-    signed = with_demo_secrets(settings)
-    played = OwnerDesk(storage, signed).play(timeline.owners, routed_insights(storage, signed))
-    for step in played:
-        action = step.action
-        about = action.insight or f"record {step.target[:8]} ({action.language})"
-        extra = f" -> {action.new_owner}" if action.new_owner else ""
-        extra += f" ({action.note})" if action.note and action.via == "jira" else ""
-        console.print(
-            f"  {action.at:%Y-%m-%d %H:%M} {action.via} {action.action}{extra}: {about} "
-            f"\\[{step.outcome.status}]",
-            highlight=False,
-            soft_wrap=True,
-        )
-    console.print(
-        f"Routing events (for gold_outcomes): "
-        f"{storage.describe(settings.landing_container, 'routing_events')}",
-        highlight=False,
-        soft_wrap=True,
-    )
+    return exit_code(reports, args.strict)
 
 
 def cmd_gold(args: argparse.Namespace, settings: Settings) -> int:

@@ -28,6 +28,8 @@ STAGE_ORDER = {
     "ask": 6,
 }
 COMPOSITION_ROOTS = {
+    "shared.demo_run",
+    "shared.local_ingest",
     "shared.cli",
     "shared.pipeline",
     "shared.demo",
