@@ -23,7 +23,7 @@ from tests.deployment_server import (
     request_records,
     simple_answers,
 )
-from tests.loopback import LoopbackServer
+from tests.loopback import LoopbackServer, send_json
 
 
 class BatchServer(LoopbackServer):
@@ -175,12 +175,7 @@ class BatchServer(LoopbackServer):
                     self._send(404, {"error": {"message": "not found"}})
 
             def _send(self, status: int, payload: dict[str, Any]) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, status, payload)
 
         return Handler
 

@@ -8,12 +8,30 @@ replies scripted per route (the next N requests, or every request until cleared)
 from __future__ import annotations
 
 import functools
+import json
 import threading
 from collections import defaultdict, deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Generic, Self, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 ReplyT = TypeVar("ReplyT")
+
+
+def send_json(
+    handler: BaseHTTPRequestHandler,
+    status: int,
+    payload: Any,
+    headers: dict[str, str] | None = None,
+) -> None:
+    """Answer ``handler``'s request with ``payload`` as JSON (and any extra headers)."""
+    data = json.dumps(payload).encode()
+    handler.send_response(status)
+    handler.send_header("content-type", "application/json")
+    handler.send_header("content-length", str(len(data)))
+    for name, value in (headers or {}).items():
+        handler.send_header(name, value)
+    handler.end_headers()
+    handler.wfile.write(data)
 
 
 class LoopbackServer:
