@@ -27,7 +27,8 @@ level it passes, so a month of R claim rounds writes about ``1 + floor(log_fan_i
 times its final size, and a cold check reads at most ``1 + (fan_in - 1) x levels``
 objects per shard (with 16 and rounds of 100,000 ids: under 2x up to 25.6M records a
 month, at most 31 reads per shard). Segments are immutable, so a process reads each
-one once; a conflict re-reads the manifest and the new segments only.
+one once; a conflict re-reads the manifest and the new segments only. A cold check
+reads PARALLEL_READS shards at a time, so the extra objects cost little latency.
 
 Earlier layout: a shard written by an earlier version is one whole file
 ``records/<source>/<yyyy-mm>/<shard>.ids`` (the same sorted-array format). While a shard
@@ -57,7 +58,8 @@ import contextlib
 import logging
 import uuid
 from collections import OrderedDict, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import compress
@@ -78,6 +80,9 @@ MANIFEST_SUFFIX = ".json"
 LEGACY_SUFFIX = ".ids"
 # The whole-shard file of the earlier layout: read as a segment, never merged or deleted.
 LEGACY_LEVEL = -1
+
+# Shards whose manifest and segments a cold check reads at the same time.
+PARALLEL_READS = 16
 
 RecordKey = tuple[str, str]  # (shard path without suffix, record_id hex)
 
@@ -183,7 +188,7 @@ class IdempotencyLedger:
     def unseen(self, keys: Iterable[RecordKey]) -> set[str]:
         """The record ids among ``keys`` that no run has claimed yet."""
         fresh: set[str] = set()
-        for shard, ids in _group(keys).items():
+        for shard, ids in self._prefetched(_group(keys)):
             hits = self._load(shard).contains(_as_array(ids))
             fresh.update(compress(ids, (~hits).tolist()))
         return fresh
@@ -191,9 +196,23 @@ class IdempotencyLedger:
     def claim(self, keys: Iterable[RecordKey]) -> set[str]:
         """Claim ids; returns those this call won. Exactly one concurrent caller wins each."""
         won: set[str] = set()
-        for shard, ids in _group(keys).items():
+        for shard, ids in self._prefetched(_group(keys)):
             won.update(self._claim_shard(shard, ids))
         return won
+
+    def _prefetched(self, groups: dict[str, list[str]]) -> Iterator[tuple[str, list[str]]]:
+        """The groups, their shards read ahead in parallel a few at a time (cold runs)."""
+        items = list(groups.items())
+        for start in range(0, len(items), PARALLEL_READS):
+            chunk = items[start : start + PARALLEL_READS]
+            missing = [shard for shard, _ in chunk if shard not in self._cache]
+            if len(missing) > 1:
+                with ThreadPoolExecutor(max_workers=len(missing)) as pool:
+                    for shard, view in zip(
+                        missing, pool.map(self._read_view, missing), strict=True
+                    ):
+                        self._remember(shard, view)
+            yield from chunk
 
     def _claim_shard(self, shard: str, ids: list[str]) -> list[str]:
         queries = _as_array(ids)
