@@ -27,8 +27,9 @@ level it passes, so a month of R claim rounds writes about ``1 + floor(log_fan_i
 times its final size, and a cold check reads at most ``1 + (fan_in - 1) x levels``
 objects per shard (with 16 and rounds of 100,000 ids: under 2x up to 25.6M records a
 month, at most 31 reads per shard). Segments are immutable, so a process reads each
-one once; a conflict re-reads the manifest and the new segments only. A cold check
-reads PARALLEL_READS shards at a time, so the extra objects cost little latency.
+one once; a conflict re-reads the manifest and the new segments only. Checks and
+claims work on PARALLEL_SHARDS shards at a time (shards are independent), so the extra,
+smaller round-trips overlap instead of adding up.
 
 Earlier layout: a shard written by an earlier version is one whole file
 ``records/<source>/<yyyy-mm>/<shard>.ids`` (the same sorted-array format). While a shard
@@ -58,7 +59,7 @@ import contextlib
 import logging
 import uuid
 from collections import OrderedDict, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -81,8 +82,8 @@ LEGACY_SUFFIX = ".ids"
 # The whole-shard file of the earlier layout: read as a segment, never merged or deleted.
 LEGACY_LEVEL = -1
 
-# Shards whose manifest and segments a cold check reads at the same time.
-PARALLEL_READS = 16
+# Shards checked or claimed at the same time: their storage round-trips overlap.
+PARALLEL_SHARDS = 16
 
 RecordKey = tuple[str, str]  # (shard path without suffix, record_id hex)
 
@@ -188,42 +189,62 @@ class IdempotencyLedger:
     def unseen(self, keys: Iterable[RecordKey]) -> set[str]:
         """The record ids among ``keys`` that no run has claimed yet."""
         fresh: set[str] = set()
-        for shard, ids in self._prefetched(_group(keys)):
-            hits = self._load(shard).contains(_as_array(ids))
-            fresh.update(compress(ids, (~hits).tolist()))
+        for _, (unclaimed, _) in self._each_shard(self._check_shard, keys):
+            fresh.update(unclaimed)
         return fresh
 
     def claim(self, keys: Iterable[RecordKey]) -> set[str]:
         """Claim ids; returns those this call won. Exactly one concurrent caller wins each."""
         won: set[str] = set()
-        for shard, ids in self._prefetched(_group(keys)):
-            won.update(self._claim_shard(shard, ids))
+        for _, (new_ids, _) in self._each_shard(self._claim_shard, keys):
+            won.update(new_ids)
         return won
 
-    def _prefetched(self, groups: dict[str, list[str]]) -> Iterator[tuple[str, list[str]]]:
-        """The groups, their shards read ahead in parallel a few at a time (cold runs)."""
-        items = list(groups.items())
-        for start in range(0, len(items), PARALLEL_READS):
-            chunk = items[start : start + PARALLEL_READS]
-            missing = [shard for shard, _ in chunk if shard not in self._cache]
-            if len(missing) > 1:
-                with ThreadPoolExecutor(max_workers=len(missing)) as pool:
-                    for shard, view in zip(
-                        missing, pool.map(self._read_view, missing), strict=True
-                    ):
-                        self._remember(shard, view)
-            yield from chunk
+    def _each_shard(
+        self,
+        work: Callable[[str, list[str], ShardView | None], tuple[list[str], ShardView]],
+        keys: Iterable[RecordKey],
+    ) -> Iterator[tuple[str, tuple[list[str], ShardView]]]:
+        """``work`` on each shard's ids and cached view, PARALLEL_SHARDS shards at a time.
 
-    def _claim_shard(self, shard: str, ids: list[str]) -> list[str]:
+        Shards are independent, so their round-trips overlap; the cache is only touched
+        here, on the calling thread.
+        """
+        groups = list(_group(keys).items())
+        for start in range(0, len(groups), PARALLEL_SHARDS):
+            chunk = [
+                (shard, ids, self._cached(shard))
+                for shard, ids in groups[start : start + PARALLEL_SHARDS]
+            ]
+            if len(chunk) == 1:
+                results = [work(*chunk[0])]
+            else:
+                with ThreadPoolExecutor(max_workers=len(chunk)) as pool:
+                    futures = [pool.submit(work, *args) for args in chunk]
+                results = [future.result() for future in futures]
+            for (shard, _, _), result in zip(chunk, results, strict=True):
+                self._remember(shard, result[1])
+                yield shard, result
+
+    def _check_shard(
+        self, shard: str, ids: list[str], view: ShardView | None
+    ) -> tuple[list[str], ShardView]:
+        view = view if view is not None else self._read_view(shard)
+        hits = view.contains(_as_array(ids))
+        return list(compress(ids, (~hits).tolist())), view
+
+    def _claim_shard(
+        self, shard: str, ids: list[str], view: ShardView | None
+    ) -> tuple[list[str], ShardView]:
         queries = _as_array(ids)
-        view = self._load(shard)
+        view = view if view is not None else self._read_view(shard)
         pending: Segment | None = None  # written, not yet in a manifest
         for attempt in range(self.max_attempts):
             hits = view.contains(queries)
             new_ids = list(compress(ids, (~hits).tolist()))
             if not new_ids:
                 self._drop(pending)
-                return []
+                return [], view
             fresh = np.unique(queries[~hits])
             if pending is None or not np.array_equal(pending.ids, fresh):
                 self._drop(pending)  # another claimer took some of them meanwhile
@@ -234,10 +255,8 @@ class IdempotencyLedger:
             except ConcurrencyConflictError:
                 wait_after_conflict(attempt)
                 view = self._read_view(shard, view)
-                self._remember(shard, view)
                 continue
-            self._remember(shard, self._compact(shard, ShardView(etag, segments)))
-            return new_ids
+            return new_ids, self._compact(shard, ShardView(etag, segments))
         self._drop(pending)
         raise TransientError(
             f"ledger shard {shard} kept changing under {self.max_attempts} attempts; retry later"
@@ -344,13 +363,10 @@ class IdempotencyLedger:
 
     # ------------------------------------------------------------------ cache
 
-    def _load(self, shard: str) -> ShardView:
+    def _cached(self, shard: str) -> ShardView | None:
         view = self._cache.get(shard)
         if view is not None:
             self._cache.move_to_end(shard)
-            return view
-        view = self._read_view(shard)
-        self._remember(shard, view)
         return view
 
     def _remember(self, shard: str, view: ShardView) -> None:
