@@ -102,6 +102,35 @@ def test_a_cold_check_reads_a_bounded_number_of_objects_per_shard(tmp_path: Path
     assert storage.reads <= 2 * (1 + 2 * 3)  # segments are immutable: cached, not re-read
 
 
+def test_a_reader_that_finds_a_segment_compacted_away_reads_the_manifest_again(
+    tmp_path: Path,
+) -> None:
+    writer = IdempotencyLedger(LocalStorage(tmp_path), "ledger", shards=1, fan_in=2)
+    first = _ids(10, "first")
+    writer.claim([writer.key("reviews", rid, CREATED) for rid in first])
+
+    class CompactingUnderTheReader(CountingStorage):
+        """The first manifest read is answered, then the writer compacts before the reader
+        reads the segment that manifest lists."""
+
+        compacted = False
+
+        def read(self, container, path):  # type: ignore[no-untyped-def]
+            found = super().read(container, path)
+            if path.endswith(".json") and not self.compacted:
+                self.compacted = True
+                second = _ids(10, "second")  # the second level-0 segment: merged, first deleted
+                writer.claim([writer.key("reviews", rid, CREATED) for rid in second])
+            return found
+
+    storage = CompactingUnderTheReader(tmp_path)
+    reader = IdempotencyLedger(storage, "ledger", shards=1, fan_in=2)
+    keys = [reader.key("reviews", rid, CREATED) for rid in first + _ids(10, "second")]
+    assert reader.unseen(keys) == set()
+    assert storage.reads == 4  # manifest, a deleted segment, manifest again, merged segment
+    assert reader.claim(keys) == set()
+
+
 def test_a_shard_of_the_earlier_layout_is_read_then_adopted(storage: ObjectStorage) -> None:
     old_ids, new_ids = _ids(50, "old"), _ids(50, "new")
     ledger = IdempotencyLedger(storage, "ledger", shards=1)
