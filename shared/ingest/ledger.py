@@ -189,14 +189,14 @@ class IdempotencyLedger:
     def unseen(self, keys: Iterable[RecordKey]) -> set[str]:
         """The record ids among ``keys`` that no run has claimed yet."""
         fresh: set[str] = set()
-        for _, (unclaimed, _) in self._each_shard(self._check_shard, keys):
+        for _, (unclaimed, _) in self._each_shard(self._check_shard, keys, writes=False):
             fresh.update(unclaimed)
         return fresh
 
     def claim(self, keys: Iterable[RecordKey]) -> set[str]:
         """Claim ids; returns those this call won. Exactly one concurrent caller wins each."""
         won: set[str] = set()
-        for _, (new_ids, _) in self._each_shard(self._claim_shard, keys):
+        for _, (new_ids, _) in self._each_shard(self._claim_shard, keys, writes=True):
             won.update(new_ids)
         return won
 
@@ -204,11 +204,13 @@ class IdempotencyLedger:
         self,
         work: Callable[[str, list[str], ShardView | None], tuple[list[str], ShardView]],
         keys: Iterable[RecordKey],
+        *,
+        writes: bool,
     ) -> Iterator[tuple[str, tuple[list[str], ShardView]]]:
         """``work`` on each shard's ids and cached view, PARALLEL_SHARDS shards at a time.
 
         Shards are independent, so their round-trips overlap; the cache is only touched
-        here, on the calling thread.
+        here, on the calling thread. A check of cached shards is CPU only: no threads.
         """
         groups = list(_group(keys).items())
         for start in range(0, len(groups), PARALLEL_SHARDS):
@@ -216,8 +218,8 @@ class IdempotencyLedger:
                 (shard, ids, self._cached(shard))
                 for shard, ids in groups[start : start + PARALLEL_SHARDS]
             ]
-            if len(chunk) == 1:
-                results = [work(*chunk[0])]
+            if len(chunk) == 1 or not (writes or any(view is None for *_, view in chunk)):
+                results = [work(*args) for args in chunk]
             else:
                 with ThreadPoolExecutor(max_workers=len(chunk)) as pool:
                     futures = [pool.submit(work, *args) for args in chunk]
