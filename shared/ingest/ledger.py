@@ -245,11 +245,11 @@ class IdempotencyLedger:
             hits = view.contains(queries)
             new_ids = list(compress(ids, (~hits).tolist()))
             if not new_ids:
-                self._drop(pending)
+                self._drop_unlisted(pending, view)
                 return [], view
             fresh = np.unique(queries[~hits])
             if pending is None or not np.array_equal(pending.ids, fresh):
-                self._drop(pending)  # another claimer took some of them meanwhile
+                self._drop_unlisted(pending, view)  # another claimer took some meanwhile
                 pending = self._write_segment(shard, 0, fresh)
             segments = (*view.segments, pending)
             try:
@@ -259,7 +259,7 @@ class IdempotencyLedger:
                 view = self._read_view(shard, view)
                 continue
             return new_ids, self._compact(shard, ShardView(etag, segments))
-        self._drop(pending)
+        self._drop_unlisted(pending, view)
         raise TransientError(
             f"ledger shard {shard} kept changing under {self.max_attempts} attempts; retry later"
         )
@@ -289,11 +289,8 @@ class IdempotencyLedger:
         try:
             etag = self._write_manifest(shard, tuple(written), view.etag)
         except ConcurrencyConflictError:
-            # Another claim committed first; it (or the next claim) compacts instead.
-            listed = {segment.name for segment in view.segments}
-            for segment in written:
-                if segment.name not in listed:
-                    self._drop(segment)
+            # Another claim committed first; it (or the next claim) compacts instead. The
+            # merged segments stay as orphans: a retried write may have committed them.
             return view
         for segment in merged:
             self._drop(segment)
@@ -321,6 +318,15 @@ class IdempotencyLedger:
             if_match=etag,
             if_none_match=etag is None,
         )
+
+    def _drop_unlisted(self, segment: Segment | None, view: ShardView) -> None:
+        """Delete a claim's segment unless the manifest lists it after all.
+
+        A manifest write retried by the storage client can fail with a conflict after its
+        first attempt committed: the segment is then ours, listed, and must stay.
+        """
+        if segment is not None and all(s.name != segment.name for s in view.segments):
+            self._drop(segment)
 
     def _drop(self, segment: Segment | None) -> None:
         """Delete a segment no manifest lists any more; a failure only leaves garbage."""

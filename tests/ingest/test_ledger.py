@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from shared.errors import ConcurrencyConflictError
 from shared.ingest.ledger import IdempotencyLedger
 from shared.models import make_record_id
 from shared.settings import Settings
@@ -129,6 +130,32 @@ def test_a_reader_that_finds_a_segment_compacted_away_reads_the_manifest_again(
     assert reader.unseen(keys) == set()
     assert storage.reads == 4  # manifest, a deleted segment, manifest again, merged segment
     assert reader.claim(keys) == set()
+
+
+def test_a_manifest_write_that_committed_but_reported_a_conflict_keeps_its_segment(
+    tmp_path: Path,
+) -> None:
+    class LostResponse(LocalStorage):
+        """The first manifest replace commits, then answers 412 (a client retry after a
+        lost response)."""
+
+        lost = False
+
+        def write(self, container, path, data, **kwargs):  # type: ignore[no-untyped-def]
+            etag = super().write(container, path, data, **kwargs)
+            if path.endswith(".json") and kwargs.get("if_match") and not self.lost:
+                self.lost = True
+                raise ConcurrencyConflictError(container, path)
+            return etag
+
+    storage = LostResponse(tmp_path)
+    ledger = IdempotencyLedger(storage, "ledger", shards=1)
+    ledger.claim([ledger.key("reviews", rid, CREATED) for rid in _ids(5, "before")])
+    ids = _ids(20)
+    keys = [ledger.key("reviews", rid, CREATED) for rid in ids]
+    assert ledger.claim(keys) == set()  # its own commit looks like another claimer's
+    fresh = IdempotencyLedger(LocalStorage(tmp_path), "ledger", shards=1)
+    assert fresh.unseen(keys) == set()  # the segment is listed and still there
 
 
 def test_a_shard_of_the_earlier_layout_is_read_then_adopted(storage: ObjectStorage) -> None:
