@@ -37,8 +37,8 @@ has no manifest, that file is read as its only segment; the first claim adopts i
 the new manifest (migration on write: the file is kept and never rewritten). Do not run
 an earlier version's ingest against the same ledger after that.
 
-A segment written for a claim that then lost the manifest race (or a crash before the
-manifest write) is an orphan: never listed, so never read; it costs storage only.
+A segment written for a crash before the manifest write, or a merge whose manifest
+write lost a race, is an orphan: never listed, so never read; it costs storage only.
 
 Ordering choice: **land first, claim after**. The pipeline checks ids against the
 ledger, commits the landing file, and only then claims the ids. A crash between the
