@@ -178,6 +178,50 @@ def test_the_mask_command_and_ingest_mask_the_same_text_the_same_way(
     assert masked[7:9] == MULTILINGUAL_PII[7:9]
 
 
+# The field that differs between two runs of the same input (the run's clock).
+RUN_FIELDS = ("received_at",)
+
+
+def _landed_by(workers: int, tmp_path: Path, settings: Settings, texts: list[str]):
+    root = tmp_path / f"workers-{workers}"
+    tuned = settings.model_copy(
+        update={"local_storage_root": root, "landing_batch_max_records": 1_000}
+    )
+    storage = LocalStorage(root)
+    pipeline = IngestPipeline(storage, tuned, enrich_workers=workers)
+    try:
+        report = ingest(pipeline, tmp_path, f"big-{workers}.csv", reviews_csv(texts))
+        started = pipeline.enrichment is not None and pipeline.enrichment.pool._executor is not None
+    finally:
+        assert pipeline.enrichment is not None
+        pipeline.enrichment.close()
+    rows = [
+        {k: v for k, v in row.items() if k not in RUN_FIELDS}
+        for row in jsonl(storage, "landing", "feedback/")
+    ]
+    return report, rows, started
+
+
+def test_two_enrichment_workers_land_what_one_lands_with_the_same_accounting(
+    tmp_path: Path, settings: Settings
+) -> None:
+    # Two batches (1,000 + 500 records) with PII in several languages, spread through both.
+    english = _sentences(ENGLISH, ENDINGS_EN, OPENERS_EN, 7)[:900]
+    spanish = _sentences(SPANISH, ENDINGS_ES, OPENERS_ES, 7)[:540]
+    texts = [t for pair in itertools.zip_longest(english, spanish) for t in pair if t]
+    for i, pii in enumerate(MULTILINGUAL_PII * 6):
+        texts.insert(37 * i, pii)
+    one, rows_one, pooled_one = _landed_by(1, tmp_path, settings, texts)
+    two, rows_two, pooled_two = _landed_by(2, tmp_path, settings, texts)
+    assert (pooled_one, pooled_two) == (False, True)
+    assert rows_two == rows_one  # same records, same order, same masking and languages
+    assert [row["title"] for row in rows_two] == [f"Review {i}" for i in range(len(texts))]
+    assert two.reconciled and two.records_in == two.landed == len(texts)
+    assert (two.languages, two.masked_entities) == (one.languages, one.masked_entities)
+    assert two.masked_entities["PERSON"] >= 6 * 5 and set(two.languages) >= {"en", "es"}
+    assert len(two.landed_files) == len(one.landed_files) == 2
+
+
 def test_records_carry_language_and_confidence(
     pipeline: IngestPipeline, local_storage: LocalStorage, tmp_path: Path
 ) -> None:
