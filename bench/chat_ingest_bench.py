@@ -26,7 +26,15 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 BANKING77 = ROOT.parent / "shared" / "eval" / "banking77" / "train.csv"
-COLUMNS = ["conversation_id", "started_at", "customer_message", "agent_team", "plan", "country"]
+COLUMNS = [
+    "conversation_id",
+    "started_at",
+    "customer_message",
+    "agent_team",
+    "plan",
+    "country",
+    "app_version",
+]
 
 
 def chat_csv(rows: int, out: Path) -> Path:
@@ -48,6 +56,7 @@ def chat_csv(rows: int, out: Path) -> Path:
                     ("accounts", "cards", "payments")[i % 3],
                     ("Free", "Plus")[i % 2],
                     ("GB", "ES", "DE", "FR")[i % 4],
+                    f"5.12.{i % 3}",
                 ]
             )
     return out
@@ -72,8 +81,8 @@ def run(csv_path: Path, workers: int, storage: Path) -> tuple[float, dict]:
     seconds = time.perf_counter() - began
     if done.returncode != 0:
         raise SystemExit(f"ingest failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    reports = sorted((storage / "landing" / "ingest_reports").rglob("*.json"))
-    report = json.loads(reports[-1].read_text()) if reports else {}
+    reports = sorted((storage / "landing" / "ingest_reports").rglob("*.jsonl"))
+    report = json.loads(reports[-1].read_text().splitlines()[-1]) if reports else {}
     shutil.rmtree(storage, ignore_errors=True)
     return seconds, report
 
