@@ -322,6 +322,8 @@ class _Run:
 
     def finish(self, clock: Callable[[], datetime], *, check_volume: bool = False) -> IngestReport:
         self.flush()
+        if self.enrichment is not None:
+            self.enrichment.close()  # enrichment workers live for one input, not in between
         self.claim()
         self.quarantine.flush(self.report.source)
         if self.stage is not None and self.work_sink is None and self.report.classify_items:

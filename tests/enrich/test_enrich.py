@@ -7,6 +7,7 @@ storage; each scenario drives whole inputs through ``IngestPipeline``.
 from __future__ import annotations
 
 import itertools
+import logging
 import random
 import socket
 from pathlib import Path
@@ -182,19 +183,25 @@ def test_the_mask_command_and_ingest_mask_the_same_text_the_same_way(
 RUN_FIELDS = ("received_at",)
 
 
-def _landed_by(workers: int, tmp_path: Path, settings: Settings, texts: list[str]):
+def _landed_by(
+    workers: int,
+    tmp_path: Path,
+    settings: Settings,
+    texts: list[str],
+    caplog: pytest.LogCaptureFixture,
+):
+    caplog.clear()
     root = tmp_path / f"workers-{workers}"
     tuned = settings.model_copy(
         update={"local_storage_root": root, "landing_batch_max_records": 1_000}
     )
     storage = LocalStorage(root)
     pipeline = IngestPipeline(storage, tuned, enrich_workers=workers)
-    try:
+    with caplog.at_level(logging.INFO, logger="shared.enrich.workers"):
         report = ingest(pipeline, tmp_path, f"big-{workers}.csv", reviews_csv(texts))
-        started = pipeline.enrichment is not None and pipeline.enrichment.pool._executor is not None
-    finally:
-        assert pipeline.enrichment is not None
-        pipeline.enrichment.close()
+    started = "enrichment worker processes" in caplog.text
+    # The input's end stops the workers.
+    assert pipeline.enrichment is not None and pipeline.enrichment.pool._executor is None
     rows = [
         {k: v for k, v in row.items() if k not in RUN_FIELDS}
         for row in jsonl(storage, "landing", "feedback/")
@@ -203,7 +210,7 @@ def _landed_by(workers: int, tmp_path: Path, settings: Settings, texts: list[str
 
 
 def test_two_enrichment_workers_land_what_one_lands_with_the_same_accounting(
-    tmp_path: Path, settings: Settings
+    tmp_path: Path, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Two batches (1,000 + 500 records) with PII in several languages, spread through both.
     english = _sentences(ENGLISH, ENDINGS_EN, OPENERS_EN, 7)[:900]
@@ -211,8 +218,8 @@ def test_two_enrichment_workers_land_what_one_lands_with_the_same_accounting(
     texts = [t for pair in itertools.zip_longest(english, spanish) for t in pair if t]
     for i, pii in enumerate(MULTILINGUAL_PII * 6):
         texts.insert(37 * i, pii)
-    one, rows_one, pooled_one = _landed_by(1, tmp_path, settings, texts)
-    two, rows_two, pooled_two = _landed_by(2, tmp_path, settings, texts)
+    one, rows_one, pooled_one = _landed_by(1, tmp_path, settings, texts, caplog)
+    two, rows_two, pooled_two = _landed_by(2, tmp_path, settings, texts, caplog)
     assert (pooled_one, pooled_two) == (False, True)
     assert rows_two == rows_one  # same records, same order, same masking and languages
     assert [row["title"] for row in rows_two] == [f"Review {i}" for i in range(len(texts))]
