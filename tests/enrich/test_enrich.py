@@ -229,6 +229,21 @@ def test_two_enrichment_workers_land_what_one_lands_with_the_same_accounting(
     assert len(two.landed_files) == len(one.landed_files) == 2
 
 
+def test_a_small_batch_is_enriched_in_process_even_with_workers(
+    pipeline: IngestPipeline,
+) -> None:
+    from shared.enrich.workers import MIN_RECORDS_PER_WORKER, EnrichmentPool
+
+    assert pipeline.enrichment is not None
+    pool = EnrichmentPool(pipeline.enrichment.detector, pipeline.enrichment.masker, 2)
+    count = 2 * MIN_RECORDS_PER_WORKER - 1
+    texts = [f"Please call me on +44 20 7946 {1000 + i}, the order is late" for i in range(count)]
+    results = pool.analyse(texts, [{"text": text} for text in texts])
+    assert pool._executor is None  # no process was forked for it
+    masked = [r.masked.fields["text"] for r in results]
+    assert masked == ["Please call me on <PHONE_NUMBER_1>, the order is late"] * count
+
+
 def test_records_carry_language_and_confidence(
     pipeline: IngestPipeline, local_storage: LocalStorage, tmp_path: Path
 ) -> None:
