@@ -205,10 +205,9 @@ class _Run:
         assert enrichment is not None and mapping is not None and profiler is not None
         self._profiler = enrichment.profiler(self.report.source)
         self._batch_number += 1
-        enrichment.detect_languages(records, profiler)
+        masked = enrichment.detect_and_mask(records, mapping, profiler)  # on every worker
         verdict = enrichment.judge(profiler.profile(), mapping)
         record_quality_gate(verdict.result)
-        masked = enrichment.mask(records, mapping)
         report = self.report
         if verdict.passed:
             self.quality.batch_event(
@@ -323,6 +322,8 @@ class _Run:
 
     def finish(self, clock: Callable[[], datetime], *, check_volume: bool = False) -> IngestReport:
         self.flush()
+        if self.enrichment is not None:
+            self.enrichment.close()  # enrichment workers live for one input, not in between
         self.claim()
         self.quarantine.flush(self.report.source)
         if self.stage is not None and self.work_sink is None and self.report.classify_items:
@@ -375,15 +376,19 @@ class IngestPipeline:
         *,
         enrich: bool = True,
         work_sink: WorkSink | None = None,
+        enrich_workers: int | None = None,
     ) -> None:
         """``enrich=False`` lands records without language, gate or PII masking: only for
         measuring the ingest foundation (``bench/ingest_bench.py``), never in production.
-        ``work_sink`` takes the classify work items instead of running them in-process."""
+        ``work_sink`` takes the classify work items instead of running them in-process.
+        ``enrich_workers``: processes enriching a batch (unset: the setting, else all cores)."""
         self.storage = storage
         self.settings = settings
         self.mappings = mappings if mappings is not None else load_mappings(settings.config_dir)
         self.clock = clock
-        self.enrichment = Enrichment.from_settings(settings, storage) if enrich else None
+        self.enrichment = (
+            Enrichment.from_settings(settings, storage, enrich_workers) if enrich else None
+        )
         self.work_sink = work_sink
         self.stage = (
             ClassifyStage.from_settings(settings, storage, self.enrichment.masker)
@@ -583,4 +588,8 @@ def get_pipeline() -> IngestPipeline:
         from shared.decide.work_queue import ServiceBusWorkSender
 
         sink = ServiceBusWorkSender.from_settings(settings).send
-    return IngestPipeline(storage_from_settings(settings), settings, work_sink=sink)
+    # One instance enriches on one core unless the setting says otherwise (instances scale).
+    workers = settings.enrich_workers or 1
+    return IngestPipeline(
+        storage_from_settings(settings), settings, work_sink=sink, enrich_workers=workers
+    )

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     ledger_claim_every_records: int = Field(default=100_000, ge=1)
     # Ledger shards kept in memory per run (16 bytes per id).
     ledger_cache_bytes: int = Field(default=128 * MIB, ge=MIB)
+    # Processes that detect languages and mask a landing batch (shared/enrich/workers.py).
+    # Unset: every core for the local CLI, one per Functions instance (instances scale out).
+    enrich_workers: int | None = Field(default=None, ge=1, le=64)
 
     # Classification: "local" (rules + lexicon, offline) unless a model endpoint is set.
     llm_provider: Literal["local", "openai_compatible", "azure_openai"] = "local"

@@ -25,7 +25,8 @@ SHARED_EVAL = PROJECT_ROOT.parent / "shared" / "eval"
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(local_storage_root=tmp_path / "storage")
+    # One enrichment process: tests that want worker processes ask for them.
+    return Settings(local_storage_root=tmp_path / "storage", enrich_workers=1)
 
 
 @pytest.fixture

@@ -76,6 +76,7 @@ OPTIONAL_IN_AZURE = {
     "INSIGHTLOOP_LEDGER_SHARDS": TUNING,
     "INSIGHTLOOP_LEDGER_CLAIM_EVERY_RECORDS": TUNING,
     "INSIGHTLOOP_LEDGER_CACHE_BYTES": TUNING,
+    "INSIGHTLOOP_ENRICH_WORKERS": TUNING + "; unset: one process per instance in Functions",
     "INSIGHTLOOP_LLM_MODEL": "openai_compatible provider only",
     "INSIGHTLOOP_LLM_BASE_URL": "openai_compatible provider only",
     "INSIGHTLOOP_LLM_API_KEY": "openai_compatible provider only; Azure OpenAI is keyless",

@@ -10,7 +10,9 @@ a model later) unmasked and no broken batch is classified:
    (``shared/enrich/masking/``), whatever the verdict: a gate-quarantined batch is stored
    masked too, ready to be released into landing once its cause is understood.
 
-The engines (spaCy, Presidio, lingua) are built once per process on first use.
+The engines (spaCy, Presidio, lingua) are built once per process on first use. Steps 1
+and 3 of a large batch run on ``workers`` processes (``shared/enrich/workers.py``); the
+gate and the accounting stay here, in input order.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from shared.enrich.quality import (
     QualityGate,
     get_quality_config,
 )
+from shared.enrich.workers import EnrichmentPool, default_workers
 from shared.ingest.sources import SourceMapping
 from shared.settings import Settings
 from shared.storage import ObjectStorage
@@ -58,19 +61,29 @@ class Enrichment:
         detector: LanguageDetector,
         masker: PiiMasker,
         gate: QualityGate,
+        workers: int = 1,
     ) -> None:
         self.detector = detector
         self.masker = masker
         self.gate = gate
+        self.pool = EnrichmentPool(detector, masker, workers)
 
     @classmethod
-    def from_settings(cls, settings: Settings, storage: ObjectStorage) -> Enrichment:
+    def from_settings(
+        cls, settings: Settings, storage: ObjectStorage, workers: int | None = None
+    ) -> Enrichment:
+        """``workers``: processes per batch; unset: INSIGHTLOOP_ENRICH_WORKERS, else every core."""
         quality = get_quality_config(settings.config_dir)
         return cls(
             get_language_detector(quality.language),
             get_masker(Path(settings.config_dir) / PII_CONFIG),
             QualityGate(quality, storage, settings.ledger_container),
+            workers or settings.enrich_workers or default_workers(),
         )
+
+    def close(self) -> None:
+        """Stop the enrichment worker processes, if any were started."""
+        self.pool.close()
 
     def profiler(self, source: str) -> BatchProfiler:
         return self.gate.profiler(source)
@@ -89,6 +102,32 @@ class Enrichment:
         )
         return BatchVerdict(result, profile)
 
+    def detect_and_mask(
+        self,
+        records: Sequence[dict[str, Any]],
+        mapping: SourceMapping,
+        profiler: BatchProfiler,
+    ) -> Counter[str]:
+        """Steps 1 and 3 at once (on the pool): languages set and profiled, fields masked.
+
+        Masking does not depend on the verdict, so the gate can judge afterwards; the
+        profiler sees each record's original text, in input order.
+        """
+        free_metadata = mapping.free_text_metadata
+        results = self.pool.analyse(
+            [record["text"] for record in records],
+            [_masked_fields(record, free_metadata) for record in records],
+        )
+        found: Counter[str] = Counter()
+        for record, result in zip(records, results, strict=True):
+            guess = result.guess
+            record["language"] = guess.language
+            record["language_confidence"] = round(guess.confidence, 4)
+            profiler.observe_record(record["text"], guess.language)
+            _apply(record, result.masked.fields)
+            found.update(entity.entity_type for entity in result.masked.entities)
+        return found
+
     def mask(self, records: Sequence[dict[str, Any]], mapping: SourceMapping) -> Counter[str]:
         """Mask the free-text fields of every record in place; returns entity counts."""
         free_metadata = mapping.free_text_metadata
@@ -98,13 +137,17 @@ class Enrichment:
         languages = [record.get("language") for record in records]
         found: Counter[str] = Counter()
         for record, masked in zip(records, self.masker.mask_groups(groups, languages), strict=True):
-            for name, value in masked.fields.items():
-                if name.startswith(METADATA_PREFIX):
-                    record["metadata"][name.removeprefix(METADATA_PREFIX)] = value
-                else:
-                    record[name] = value
+            _apply(record, masked.fields)
             found.update(entity.entity_type for entity in masked.entities)
         return found
+
+
+def _apply(record: dict[str, Any], fields: dict[str, str | None]) -> None:
+    for name, value in fields.items():
+        if name.startswith(METADATA_PREFIX):
+            record["metadata"][name.removeprefix(METADATA_PREFIX)] = value
+        else:
+            record[name] = value
 
 
 def _masked_fields(record: dict[str, Any], free_metadata: Iterable[str]) -> dict[str, str | None]:

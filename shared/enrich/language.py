@@ -108,8 +108,11 @@ class LanguageDetector:
         max_chars: int = 1_000,
         mixed_min_words: int = 4,
         low_accuracy_mode: bool = False,
+        in_parallel: bool = True,
     ) -> None:
         self.languages = LanguageConfig(languages=tuple(languages)).languages
+        # Off in forked enrichment workers: lingua's thread pool does not survive a fork.
+        self.in_parallel = in_parallel
         self.min_confidence = min_confidence
         self.min_chars = min_chars
         self.max_chars = max_chars
@@ -125,6 +128,18 @@ class LanguageDetector:
             max_chars=config.max_chars,
             mixed_min_words=config.mixed_min_words,
             low_accuracy_mode=config.low_accuracy_mode,
+        )
+
+    def sequential(self) -> LanguageDetector:
+        """The same detector scoring on the calling thread only (one core per process)."""
+        return LanguageDetector(
+            self.languages,
+            min_confidence=self.min_confidence,
+            min_chars=self.min_chars,
+            max_chars=self.max_chars,
+            mixed_min_words=self.mixed_min_words,
+            low_accuracy_mode=self.low_accuracy_mode,
+            in_parallel=False,
         )
 
     def detect(self, text: str) -> LanguageGuess:
@@ -143,7 +158,7 @@ class LanguageDetector:
         if not samples:
             return guesses
         detector = _lingua_detector(self.languages, self.low_accuracy_mode)
-        scored = _confidences(detector, samples)
+        scored = _confidences(detector, samples, self.in_parallel)
 
         # Mixed-language check: confident multi-sentence texts are scored per sentence too.
         candidates: dict[int, tuple[str, float]] = {}
@@ -192,7 +207,8 @@ class LanguageDetector:
             return {}
         agree: dict[int, int] = {}
         total: dict[int, int] = {}
-        for owner, values, count in zip(owners, _confidences(detector, chunks), words, strict=True):
+        scored = _confidences(detector, chunks, self.in_parallel)
+        for owner, values, count in zip(owners, scored, words, strict=True):
             top = values[0]
             if top.language.iso_code_639_1.name.lower() == candidates[owner][0]:
                 agree[owner] = agree.get(owner, 0) + count
@@ -214,11 +230,11 @@ def _letters(text: str, enough: int) -> int:
 
 
 def _confidences(
-    detector: lingua.LanguageDetector, texts: list[str]
+    detector: lingua.LanguageDetector, texts: list[str], in_parallel: bool = True
 ) -> list[list[lingua.ConfidenceValue]]:
     # The parallel call has thread fan-out overhead that a single text does not repay.
-    if len(texts) == 1:
-        return [detector.compute_language_confidence_values(texts[0])]
+    if len(texts) == 1 or not in_parallel:
+        return [detector.compute_language_confidence_values(text) for text in texts]
     return detector.compute_language_confidence_values_in_parallel(texts)
 
 

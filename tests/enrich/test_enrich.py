@@ -7,6 +7,7 @@ storage; each scenario drives whole inputs through ``IngestPipeline``.
 from __future__ import annotations
 
 import itertools
+import logging
 import random
 import socket
 from pathlib import Path
@@ -179,6 +180,71 @@ def test_the_mask_command_and_ingest_mask_the_same_text_the_same_way(
         "Contact: <PHONE_NUMBER_1> / <PERSON_1>",
     ]
     assert masked[7:9] == MULTILINGUAL_PII[7:9]
+
+
+# The field that differs between two runs of the same input (the run's clock).
+RUN_FIELDS = ("received_at",)
+
+
+def _landed_by(
+    workers: int,
+    tmp_path: Path,
+    settings: Settings,
+    texts: list[str],
+    caplog: pytest.LogCaptureFixture,
+):
+    caplog.clear()
+    root = tmp_path / f"workers-{workers}"
+    tuned = settings.model_copy(
+        update={"local_storage_root": root, "landing_batch_max_records": 1_000}
+    )
+    storage = LocalStorage(root)
+    pipeline = IngestPipeline(storage, tuned, enrich_workers=workers)
+    with caplog.at_level(logging.INFO, logger="shared.enrich.workers"):
+        report = ingest(pipeline, tmp_path, f"big-{workers}.csv", reviews_csv(texts))
+    started = "enrichment worker processes" in caplog.text
+    # The input's end stops the workers.
+    assert pipeline.enrichment is not None and pipeline.enrichment.pool._executor is None
+    rows = [
+        {k: v for k, v in row.items() if k not in RUN_FIELDS}
+        for row in jsonl(storage, "landing", "feedback/")
+    ]
+    return report, rows, started
+
+
+def test_two_enrichment_workers_land_what_one_lands_with_the_same_accounting(
+    tmp_path: Path, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Two batches (1,000 + 500 records) with PII in several languages, spread through both.
+    english = _sentences(ENGLISH, ENDINGS_EN, OPENERS_EN, 7)[:900]
+    spanish = _sentences(SPANISH, ENDINGS_ES, OPENERS_ES, 7)[:540]
+    texts = [t for pair in itertools.zip_longest(english, spanish) for t in pair if t]
+    for i, pii in enumerate(MULTILINGUAL_PII * 6):
+        texts.insert(37 * i, pii)
+    one, rows_one, pooled_one = _landed_by(1, tmp_path, settings, texts, caplog)
+    two, rows_two, pooled_two = _landed_by(2, tmp_path, settings, texts, caplog)
+    assert (pooled_one, pooled_two) == (False, True)
+    assert rows_two == rows_one  # same records, same order, same masking and languages
+    assert [row["title"] for row in rows_two] == [f"Review {i}" for i in range(len(texts))]
+    assert two.reconciled and two.records_in == two.landed == len(texts)
+    assert (two.languages, two.masked_entities) == (one.languages, one.masked_entities)
+    assert two.masked_entities["PERSON"] >= 6 * 5 and set(two.languages) >= {"en", "es"}
+    assert len(two.landed_files) == len(one.landed_files) == 2
+
+
+def test_a_small_batch_is_enriched_in_process_even_with_workers(
+    pipeline: IngestPipeline,
+) -> None:
+    from shared.enrich.workers import MIN_RECORDS_PER_WORKER, EnrichmentPool
+
+    assert pipeline.enrichment is not None
+    pool = EnrichmentPool(pipeline.enrichment.detector, pipeline.enrichment.masker, 2)
+    count = 2 * MIN_RECORDS_PER_WORKER - 1
+    texts = [f"Please call me on +44 20 7946 {1000 + i}, the order is late" for i in range(count)]
+    results = pool.analyse(texts, [{"text": text} for text in texts])
+    assert pool._executor is None  # no process was forked for it
+    masked = [r.masked.fields["text"] for r in results]
+    assert masked == ["Please call me on <PHONE_NUMBER_1>, the order is late"] * count
 
 
 def test_records_carry_language_and_confidence(

@@ -476,6 +476,11 @@ NAME_CASES = [
     ("ask for", "en", "when you call, ask for Priya at the front desk", "Priya"),
     ("run of known names", "de", "Frau Schmidt sagte, Lukas Fischer ruft zurück", "Lukas Fischer"),
     ("run of known names", "es", "El repartidor Carlos Ruiz dejó el paquete fuera", "Carlos Ruiz"),
+    ("middle initial", "und", "El repartidor Carlos M Ruiz dejó el paquete", "Carlos M Ruiz"),
+    ("middle initial", "de", "Herr Lukas P. Fischer ruft morgen zurück", "Lukas P. Fischer"),
+    ("possessive", "en", "the parcel went to Priya's neighbour instead", "Priya"),
+    ("follow up with", "en", "please follow up with maria about the refund", "maria"),
+    ("shouted at", "en", "the courier shouted at Ingrid when she opened the door", "Ingrid"),
 ]
 
 
@@ -503,6 +508,8 @@ PRECISION_CASES = [
     ("it", "Ottimo Prodotto, Spedizione Veloce"),
     ("nl", "Pakket Te Laat, Doos Beschadigd"),
     ("und", "Still Broken!!"),
+    ("en", "It's A Great Phone, I Love It"),
+    ("en", "Plan B worked: the app's update fixed it"),
 ]
 
 

@@ -44,7 +44,8 @@ class _Token:
 def _token_pattern() -> Any:
     import regex
 
-    return regex.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
+    # A possessive 's is a token of its own: "Amanda's daughter" holds the name "Amanda".
+    return regex.compile(r"[^\W\d_]+(?:['’\-](?![sS]\b)[^\W\d_]+)*")
 
 
 def _tokens(text: str) -> list[_Token]:
@@ -209,10 +210,11 @@ class NameFinder:
         pending = 0  # particles ("da", "van") count only when a name word follows them
         while index + run + pending < len(tokens) and run + pending < _MAX_NAME_WORDS:
             prev, token = tokens[index + run + pending - 1], tokens[index + run + pending]
-            if text[prev.end : token.start] != " ":
+            gap = text[prev.end : token.start]
+            if gap != " " and not (gap == ". " and _is_initial(prev)):
                 break
-            if token.lower in self.particles:
-                pending += 1
+            if token.lower in self.particles or _is_initial(token):
+                pending += 1  # "da", "van", a middle initial ("Ravil G Yefimov", "Iva D. Grusová")
                 continue
             if token.lower in self.ordinary:
                 break
@@ -251,6 +253,10 @@ class NameFinder:
         if before and before[-1] in _SIGN_OFF_MARKS:
             return run[0].start, run[-1].end
         return None
+
+
+def _is_initial(token: _Token) -> bool:
+    return len(token.text) == 1 and token.text.isupper() and token.text != "I"
 
 
 @functools.cache

@@ -1,0 +1,112 @@
+#!/usr/bin/env python
+"""`insightloop ingest` of a chat export with 1 worker vs every core (enrichment workers).
+
+Builds a chat CSV in the shipped ``prompts/sources/chat.yaml`` shape from the first
+``--rows`` texts of banking77 (``../shared/eval``; synthetic conversation ids, dates and
+metadata), then runs the real CLI on it into a fresh storage root, once per worker count
+(INSIGHTLOOP_ENRICH_WORKERS), and prints the wall seconds of each run (process start to
+exit: imports and model loading included) with the ratio against one worker.
+
+    .venv/bin/python bench/chat_ingest_bench.py              # 10,000 rows, 1 and 2 workers
+    .venv/bin/python bench/chat_ingest_bench.py --workers 1,2,4
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+BANKING77 = ROOT.parent / "shared" / "eval" / "banking77" / "train.csv"
+COLUMNS = [
+    "conversation_id",
+    "started_at",
+    "customer_message",
+    "agent_team",
+    "plan",
+    "country",
+    "app_version",
+]
+
+
+def chat_csv(rows: int, out: Path) -> Path:
+    with open(BANKING77, newline="", encoding="utf-8") as handle:
+        texts = [row["text"] for row in csv.DictReader(handle)][:rows]
+    if len(texts) < rows:
+        raise SystemExit(f"banking77 has only {len(texts)} texts")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(COLUMNS)
+        for i, text in enumerate(texts):
+            day, minute = 1 + i % 28, i % 60
+            writer.writerow(
+                [
+                    f"conv_{i:06d}",
+                    f"2026-11-{day:02d}T10:{minute:02d}:{i % 59:02d}+00:00",
+                    text,
+                    ("accounts", "cards", "payments")[i % 3],
+                    ("Free", "Plus")[i % 2],
+                    ("GB", "ES", "DE", "FR")[i % 4],
+                    f"5.12.{i % 3}",
+                ]
+            )
+    return out
+
+
+def run(csv_path: Path, workers: int, storage: Path) -> tuple[float, dict]:
+    shutil.rmtree(storage, ignore_errors=True)
+    env = {
+        **os.environ,
+        "INSIGHTLOOP_ENRICH_WORKERS": str(workers),
+        "INSIGHTLOOP_LOCAL_STORAGE_ROOT": str(storage),
+    }
+    cli = Path(sys.executable).with_name("insightloop")
+    began = time.perf_counter()
+    done = subprocess.run(
+        [str(cli), "ingest", str(csv_path), "--source", "chat"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    seconds = time.perf_counter() - began
+    if done.returncode != 0:
+        raise SystemExit(f"ingest failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    reports = sorted((storage / "landing" / "ingest_reports").rglob("*.jsonl"))
+    report = json.loads(reports[-1].read_text().splitlines()[-1]) if reports else {}
+    shutil.rmtree(storage, ignore_errors=True)
+    return seconds, report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--workers", default="1,2", help="worker counts to compare")
+    parser.add_argument("--data-dir", default=str(HERE / "data"), help="gitignored work dir")
+    args = parser.parse_args()
+    data = Path(args.data_dir)
+    csv_path = chat_csv(args.rows, data / f"chat-{args.rows}.csv")
+    print(f"{args.rows:,} chat rows ({csv_path.name}); {os.cpu_count()} CPUs\n")
+    print("| enrichment workers | wall seconds | records/s | ratio vs 1 worker | landed |")
+    print("| ---: | ---: | ---: | ---: | ---: |")
+    base = None
+    for workers in (int(w) for w in args.workers.split(",")):
+        seconds, report = run(csv_path, workers, data / f"chat-storage-{workers}")
+        base = base or seconds
+        print(
+            f"| {workers} | {seconds:.1f} | {args.rows / seconds:.0f} | {base / seconds:.2f} "
+            f"| {report.get('landed', '?')} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
