@@ -93,7 +93,7 @@ class BatchBackfill:
         }
         lines = []
         for item in items:
-            records = self.stage._records(item)
+            records, _ = self.stage.read_item(item)
             for start in range(0, len(records), size):
                 batch = records[start : start + size]
                 messages, _ = batch_messages(classifier.prompt, classifier.taxonomy, batch)
@@ -187,7 +187,7 @@ class BatchBackfill:
 
     def _collect(self, batch: Any, items: list[ClassifyWorkItem], requests: int) -> PollResult:
         result = PollResult(batch.id, batch.status, requests=requests)
-        records = {item.item_id: self.stage._records(item) for item in items}
+        records = {item.item_id: self.stage.read_item(item)[0] for item in items}
         errors = self._lines(batch.error_file_id)
         seen = result.failed_requests = len(errors)
         keep: dict[str, Any] = {}

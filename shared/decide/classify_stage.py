@@ -210,7 +210,7 @@ class ClassifyStage:
         if self.pending.is_done(item):
             result.already_done = True
             return result
-        records, languages = self._read_item(item)
+        records, languages = self.read_item(item)
         result.records = len(records)
         if records:
             outcome = self.classifier.classify(records)
@@ -268,7 +268,7 @@ class ClassifyStage:
         """Queue for review every record of ``item`` without a landed decision."""
         result = StageResult(item.item_id, dead_lettered=True)
         try:
-            records = self._records(item)
+            records, _ = self.read_item(item)
         except PermanentInputError:
             records = []  # the landing file itself is unreadable: nothing to queue
         decided = self._landed_ids(CLASSIFIED_DATASET, item) | self._landed_ids(
@@ -284,10 +284,7 @@ class ClassifyStage:
 
     # -------------------------------------------------------------- internals
 
-    def _records(self, item: ClassifyWorkItem) -> list[MaskedText]:
-        return self._read_item(item)[0]
-
-    def _read_item(self, item: ClassifyWorkItem) -> tuple[list[MaskedText], dict[str, str | None]]:
+    def read_item(self, item: ClassifyWorkItem) -> tuple[list[MaskedText], dict[str, str | None]]:
         """The item's records with text, and each one's detected language (for the re-scan)."""
         entry = self.storage.read(self.settings.landing_container, item.path)
         if entry is None:
