@@ -1,8 +1,10 @@
 """Backfills through the Batch API: half the price, a 24-hour target, a separate quota.
 
 ``submit`` turns pending classify work items into Batch JSONL (the same prompt, the same
-strict schema, ``max_tokens`` as online; ``custom_id`` = work item id + the positions of
-its records in the request), uploads it with the files API and creates the batch; the
+strict schema, ``max_tokens`` as online; each prompt version of a canary asks about the
+records it answers online, the active one the candidate's too with a shadow canary;
+``custom_id`` = work item id + version + positions, the job keeps each line's record
+ids), uploads it with the files API and creates the batch; the
 items leave the online backlog (``classify_queue/in_batch/``) and the job is kept in the
 ledger container. ``poll`` (the ``poll_classify_batches`` timer, or the CLI) checks each
 job; once it has ended (completed, failed, expired, cancelled) it downloads the output
@@ -29,6 +31,7 @@ from shared.decide.classifier import LlmClassifier, MaskedText, batch_messages
 from shared.decide.classify_stage import ClassifyStage
 from shared.decide.guardrails import match_batch_ids
 from shared.decide.llm import SCHEMA_NAME, parse_answers
+from shared.decide.prompts import PromptManifest
 from shared.errors import ConfigError, ModelAnswerError, TransientError
 from shared.models import ClassifyWorkItem
 
@@ -66,16 +69,10 @@ class BatchBackfill:
         azure: bool = False,
         requeue: Callable[[list[ClassifyWorkItem]], None] | None = None,
     ) -> None:
-        classifier = stage.classifier
-        if not isinstance(classifier, LlmClassifier):
-            # A canary splits records between versions: backfill with the active one.
-            active = getattr(classifier, "manifest", None)
-            versions = getattr(classifier, "by_version", {})
-            classifier = versions.get(active.active) if active else None
-        if not isinstance(classifier, LlmClassifier):
+        self.by_version, self.manifest = _llm_versions(stage.classifier)
+        if not self.by_version:
             raise ConfigError("the Batch API needs a model provider, not the local classifier")
         self.stage = stage
-        self.classifier = classifier
         self.client = client
         self.model = model
         self.endpoint = AZURE_CHAT_ENDPOINT if azure else CHAT_ENDPOINT
@@ -85,41 +82,70 @@ class BatchBackfill:
     # -------------------------------------------------------------- submit
 
     def requests(self, items: Sequence[ClassifyWorkItem]) -> list[dict[str, Any]]:
-        """One Batch JSONL line per request of ``batch_size`` records of an item."""
-        classifier, size = self.classifier, self.classifier.batch_size
-        response_format = {
-            "type": "json_schema",
-            "json_schema": {"name": SCHEMA_NAME, "strict": True, "schema": classifier.schema},
-        }
+        """One Batch JSONL line per request of ``batch_size`` records of an item and version."""
+        return [line for line, _ in self._requests(items)]
+
+    def _requests(
+        self, items: Sequence[ClassifyWorkItem]
+    ) -> list[tuple[dict[str, Any], list[str]]]:
+        """Each line with the ids of the records it asks about, in order."""
         lines = []
         for item in items:
             records, _ = self.stage.read_item(item)
-            for start in range(0, len(records), size):
-                batch = records[start : start + size]
-                messages, _ = batch_messages(classifier.prompt, classifier.taxonomy, batch)
-                lines.append(
-                    {
-                        "custom_id": f"{item.item_id}{CUSTOM_ID_SEPARATOR}"
-                        f"{start + 1}-{start + len(batch)}",
+            for version, group in self._by_version(records).items():
+                classifier = self.by_version[version]
+                size = classifier.batch_size
+                response_format = {
+                    "type": "json_schema",
+                    "json_schema": {
+                        "name": SCHEMA_NAME,
+                        "strict": True,
+                        "schema": classifier.schema,
+                    },
+                }
+                for start in range(0, len(group), size):
+                    batch = group[start : start + size]
+                    messages, _ = batch_messages(classifier.prompt, classifier.taxonomy, batch)
+                    custom_id = CUSTOM_ID_SEPARATOR.join(
+                        (item.item_id, version, f"{start + 1}-{start + len(batch)}")
+                    )
+                    body = {
+                        "model": self.model,
+                        "messages": messages,
+                        "response_format": response_format,
+                        "temperature": 0,
+                        "max_tokens": classifier.chat.max_tokens(len(batch)),
+                    }
+                    line = {
+                        "custom_id": custom_id,
                         "method": "POST",
                         "url": self.endpoint,
-                        "body": {
-                            "model": self.model,
-                            "messages": messages,
-                            "response_format": response_format,
-                            "temperature": 0,
-                            "max_tokens": classifier.chat.max_tokens(len(batch)),
-                        },
+                        "body": body,
                     }
-                )
+                    lines.append((line, [record.record_id for record in batch]))
         return lines
+
+    def _by_version(self, records: list[MaskedText]) -> dict[str, list[MaskedText]]:
+        """The records each prompt version answers online: the canary's split, and with a
+        shadow canary the active version on the candidate's records too."""
+        manifest = self.manifest
+        if manifest is None:
+            [version] = self.by_version
+            return {version: records}
+        groups: dict[str, list[MaskedText]] = {manifest.active: []}
+        for record in records:
+            version = manifest.version_for(record.record_id)
+            groups.setdefault(version, []).append(record)
+            if version != manifest.active and manifest.shadow_canary:
+                groups[manifest.active].append(record)
+        return {version: group for version, group in groups.items() if group}
 
     def submit(self, items: Sequence[ClassifyWorkItem]) -> str | None:
         """Upload the items' requests, create the batch; returns its id (None: nothing)."""
-        lines = self.requests(items)
-        if not lines:
+        requests = self._requests(items)
+        if not requests:
             return None
-        data = b"".join(orjson.dumps(line) + b"\n" for line in lines)
+        data = b"".join(orjson.dumps(line) + b"\n" for line, _ in requests)
         try:
             uploaded = self.client.files.create(
                 file=("classify.jsonl", io.BytesIO(data)), purpose="batch"
@@ -134,8 +160,10 @@ class BatchBackfill:
         job = {
             "batch_id": batch.id,
             "submitted_at": datetime.now(UTC).isoformat(),
-            "requests": len(lines),
+            "requests": len(requests),
             "items": [item.model_dump(mode="json") for item in items],
+            # Which records each line asks about: the poll never re-derives the canary split.
+            "records": {line["custom_id"]: ids for line, ids in requests},
         }
         storage = self.stage.storage
         storage.write(self.container, f"{JOBS_PREFIX}/{batch.id}.json", orjson.dumps(job))
@@ -147,7 +175,7 @@ class BatchBackfill:
                 item.model_dump_json().encode(),
             )
             storage.delete(self.container, f"classify_queue/pending/{item.item_id}.json")
-        logger.info("batch %s: %d request(s) for %d item(s)", batch.id, len(lines), len(items))
+        logger.info("batch %s: %d request(s) for %d item(s)", batch.id, len(requests), len(items))
         return batch.id
 
     # ---------------------------------------------------------------- poll
@@ -168,7 +196,7 @@ class BatchBackfill:
             if batch.status not in ENDED:
                 continue
             items = [ClassifyWorkItem.model_validate(item) for item in job["items"]]
-            result = self._collect(batch, items, job["requests"])
+            result = self._collect(batch, items, job["requests"], job.get("records"))
             self._requeue(items)
             result.requeued_items = len(items)
             storage.write(self.container, f"{JOBS_DONE_PREFIX}/{batch.id}.json", entry[0])
@@ -185,7 +213,13 @@ class BatchBackfill:
             )
         return results
 
-    def _collect(self, batch: Any, items: list[ClassifyWorkItem], requests: int) -> PollResult:
+    def _collect(
+        self,
+        batch: Any,
+        items: list[ClassifyWorkItem],
+        requests: int,
+        asked: dict[str, list[str]] | None,
+    ) -> PollResult:
         result = PollResult(batch.id, batch.status, requests=requests)
         records = {item.item_id: self.stage.read_item(item)[0] for item in items}
         errors = self._lines(batch.error_file_id)
@@ -193,12 +227,14 @@ class BatchBackfill:
         keep: dict[str, Any] = {}
         for line in self._lines(batch.output_file_id):
             seen += 1
-            batch_records = self._records_of(line.get("custom_id", ""), records)
+            custom_id = line.get("custom_id", "")
+            version, batch_records = self._records_of(custom_id, records, asked)
             response = line.get("response") or {}
             usage = (response.get("body") or {}).get("usage") or {}
             result.prompt_tokens += int(usage.get("prompt_tokens") or 0)
             result.completion_tokens += int(usage.get("completion_tokens") or 0)
-            if batch_records is None or response.get("status_code") != 200:
+            classifier = self.by_version.get(version)
+            if batch_records is None or classifier is None or response.get("status_code") != 200:
                 result.failed_requests += 1
                 continue
             try:
@@ -212,11 +248,12 @@ class BatchBackfill:
                 answer = matched.answers.get(local_id)
                 if answer is None:
                     continue  # asked again online
-                decided = self.classifier._guarded(answer, record)
+                decided = classifier._guarded(answer, record)
                 if not decided.needs_review:
-                    keep[self.classifier._storage_key(record)] = decided
-        if self.classifier.cache is not None:
-            self.classifier.cache.put_many(keep)
+                    keep[classifier._storage_key(record)] = decided
+        cache = next(iter(self.by_version.values())).cache
+        if cache is not None:
+            cache.put_many(keep)
         result.answered_records = len(keep)
         result.missing_requests = max(requests - seen, 0)
         return result
@@ -232,15 +269,29 @@ class BatchBackfill:
         answers, _ = parse_answers((choice.get("message") or {}).get("content") or "")
         return answers
 
-    @staticmethod
     def _records_of(
-        custom_id: str, records: dict[str, list[MaskedText]]
-    ) -> list[MaskedText] | None:
-        item_id, _, span = custom_id.partition(CUSTOM_ID_SEPARATOR)
-        first, _, last = span.partition("-")
-        if item_id not in records or not (first.isdigit() and last.isdigit()):
-            return None
-        return records[item_id][int(first) - 1 : int(last)]
+        self,
+        custom_id: str,
+        records: dict[str, list[MaskedText]],
+        asked: dict[str, list[str]] | None,
+    ) -> tuple[str, list[MaskedText] | None]:
+        """The prompt version and the records a line asked about (None: not ours)."""
+        parts = custom_id.split(CUSTOM_ID_SEPARATOR)
+        item_id = parts[0]
+        if item_id not in records:
+            return "", None
+        if asked is None or len(parts) != 3:
+            # A job submitted before lines named their version: the active one, by position.
+            first, _, last = parts[-1].partition("-")
+            if len(parts) != 2 or not (first.isdigit() and last.isdigit()):
+                return "", None
+            version = self.manifest.active if self.manifest else next(iter(self.by_version))
+            return version, records[item_id][int(first) - 1 : int(last)]
+        by_id = {record.record_id: record for record in records[item_id]}
+        ids = asked.get(custom_id)
+        if ids is None or any(record_id not in by_id for record_id in ids):
+            return "", None
+        return parts[1], [by_id[record_id] for record_id in ids]
 
     def _lines(self, file_id: str | None) -> list[dict[str, Any]]:
         if not file_id:
@@ -258,6 +309,18 @@ class BatchBackfill:
             storage.delete(self.container, f"{IN_BATCH_PREFIX}/{item.item_id}.json")
         if self.requeue is not None:
             self.requeue(items)
+
+
+def _llm_versions(classifier: object) -> tuple[dict[str, LlmClassifier], PromptManifest | None]:
+    """The model classifier of each prompt version, and the canary manifest if any."""
+    if isinstance(classifier, LlmClassifier):
+        return {classifier.prompt.version: classifier}, None
+    manifest = getattr(classifier, "manifest", None)
+    versions = getattr(classifier, "by_version", {})
+    by_version = {v: c for v, c in versions.items() if isinstance(c, LlmClassifier)}
+    if manifest is None or len(by_version) != len(versions):
+        return {}, None
+    return by_version, manifest
 
 
 def backfill_from_settings(

@@ -16,6 +16,7 @@ import pytest
 
 from shared.decide.batch_backfill import BatchBackfill
 from shared.decide.classify_stage import ClassifyStage
+from shared.settings import PROJECT_ROOT
 from shared.storage import LocalStorage
 from tests.batch_server import BatchServer
 from tests.decide.test_classify_stage import TEXTS, ingest_queued, rows, settings_for
@@ -53,9 +54,9 @@ def test_happy_path_lands_every_record_as_online_without_an_online_call(
     assert batch_id is not None and stage.pending.pending() == []  # out of the online backlog
     lines = batch.input_lines(batch_id)
     assert [line["custom_id"] for line in lines] == [
-        f"{items[0].item_id}:1-5",
-        f"{items[1].item_id}:1-5",
-        f"{items[2].item_id}:1-2",
+        f"{items[0].item_id}:v1:1-5",
+        f"{items[1].item_id}:v1:1-5",
+        f"{items[2].item_id}:v1:1-2",
     ]
     body = lines[0]["body"]
     assert lines[0]["url"] == "/v1/chat/completions" and body["model"] == "deployment"
@@ -80,7 +81,7 @@ def test_partial_errors_are_asked_online_and_nothing_is_lost(
     backfill = plain(batch, stage)
     batch_id = backfill.submit(items)
     assert batch_id is not None
-    batch.finish(batch_id, failing=[f"{items[1].item_id}:1-5"])
+    batch.finish(batch_id, failing=[f"{items[1].item_id}:v1:1-5"])
     [result] = backfill.poll()
     assert (result.answered_records, result.failed_requests) == (7, 1)
     assert online.calls == 1  # only the failed request, online
@@ -107,7 +108,7 @@ def test_an_expired_batch_sends_its_unanswered_requests_online_on_the_azure_rout
     batch.finish(
         batch_id,
         status="expired",
-        unanswered=[f"{items[0].item_id}:1-5", f"{items[2].item_id}:1-2"],
+        unanswered=[f"{items[0].item_id}:v1:1-5", f"{items[2].item_id}:v1:1-2"],
     )
     [result] = backfill.poll()
     assert (result.status, result.answered_records, result.missing_requests) == ("expired", 5, 2)
@@ -133,3 +134,64 @@ def test_the_job_is_kept_in_storage_until_collected(
     batch.finish(batch_id or "")
     [result] = plain(batch, ClassifyStage.from_settings(stage.settings, stage.storage)).poll()
     assert result.requeued_items == 3
+
+
+def test_a_shadow_canary_is_asked_per_version_so_nothing_goes_online(
+    servers: tuple[BatchServer, DeploymentServer], tmp_path: Path
+) -> None:
+    batch, online = servers
+    settings = settings_for(online, tmp_path / "s", config_dir=PROJECT_ROOT / "prompts")
+    storage = LocalStorage(tmp_path / "s")
+    texts = [f"{text} Second note {n}." for n in range(4) for text in TEXTS]
+    items = ingest_queued(settings, storage, tmp_path, texts)
+    stage = ClassifyStage.from_settings(settings, storage)
+    manifest = stage.classifier.manifest  # type: ignore[attr-defined]
+    assert manifest.shadow_canary and manifest.canary_percent  # the shipped canary
+    backfill = plain(batch, stage)
+    batch_id = backfill.submit(items)
+    assert batch_id is not None
+    asked: dict[str, list[str]] = {}
+    job = storage.read(settings.ledger_container, f"classify_queue/batch_jobs/{batch_id}.json")
+    assert job is not None
+    for custom_id, ids in orjson.loads(job[0])["records"].items():
+        asked.setdefault(custom_id.split(":")[1], []).extend(ids)
+    records = [r for item in items for r in stage.read_item(item)[0]]
+    candidate = {r.record_id for r in records if manifest.version_for(r.record_id) != "v1"}
+    assert candidate and set(asked["v2"]) == candidate  # the candidate's share, once
+    assert sorted(asked["v1"]) == sorted(r.record_id for r in records)  # active + shadow
+    batch.finish(batch_id)
+    [result] = backfill.poll()
+    assert result.answered_records == len(records) + len(candidate)
+    assert online.calls == 0  # active, candidate and shadow answers all came from the batch
+    landed = rows(storage, "classified") + rows(storage, "review")
+    assert {r["record_id"] for r in landed} == {r.record_id for r in records}
+
+
+def test_a_job_submitted_before_lines_named_their_version_is_still_collected(
+    servers: tuple[BatchServer, DeploymentServer], tmp_path: Path
+) -> None:
+    batch, online = servers
+    stage, items = backlog(online, tmp_path)
+    backfill = plain(batch, stage)
+    lines = backfill.requests(items)
+    for line in lines:  # the old custom_id: item id + positions, the active version
+        item_id, _, span = line["custom_id"].split(":")
+        line["custom_id"] = f"{item_id}:{span}"
+    client = backfill.client
+    uploaded = client.files.create(
+        file=("classify.jsonl", b"".join(orjson.dumps(line) + b"\n" for line in lines)),
+        purpose="batch",
+    )
+    created = client.batches.create(
+        input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h"
+    )
+    job = {"batch_id": created.id, "requests": len(lines)}
+    job["items"] = [item.model_dump(mode="json") for item in items]
+    container = stage.settings.ledger_container
+    stage.storage.write(
+        container, f"classify_queue/batch_jobs/{created.id}.json", orjson.dumps(job)
+    )
+    batch.finish(created.id)
+    [result] = backfill.poll()
+    assert (result.answered_records, result.failed_requests) == (12, 0)
+    assert online.calls == 0 and len(rows(stage.storage, "classified")) == 12
