@@ -44,7 +44,7 @@ def held_out_support(
         train = np.setdiff1d(order, test)
         model = TextModel().fit([examples[i] for i in train])
         texts = [examples[i].text for i in test]
-        whole, _, per_clause = model.clause_probabilities(texts, model.features.transform(texts))
+        _, whole, _, per_clause = model.clause_probabilities(texts)
         for k, (row, clause_rows) in enumerate(zip(test, per_clause, strict=True)):
             for j, theme in enumerate(model.theme_classes):
                 support[row, classes.index(theme)] = float(clause_rows[:, j].max())
