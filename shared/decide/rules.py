@@ -101,7 +101,7 @@ def _required_strings(regex: str) -> frozenset[str] | None:
         return None
 
 
-def _simple_lower(text: str) -> str | None:
+def _lower_for_literals(text: str) -> str | None:
     """``text.lower()`` when a case-insensitive regex matches it exactly as the lower-case
     text contains the lower-case literal (no character with extra case equivalents)."""
     lowered = text.lower()
@@ -136,13 +136,15 @@ class _Prefiltered:
             found = self._subsets[chosen] = re.compile(joined, re.IGNORECASE)
         return found
 
-    def search(self, text: str, lowered: str | None) -> re.Match[str] | None:
-        if lowered is None:
+    def search(self, text: str, present: frozenset[str] | None) -> re.Match[str] | None:
+        """The regex's first match in ``text``; ``present``: which of the required strings
+        the lower-cased text holds (None: unknown, the whole regex runs)."""
+        if present is None:
             return self.pattern.search(text)
         chosen = tuple(
             i
             for i, needs in enumerate(self.needs)
-            if needs is None or any(need in lowered for need in needs)
+            if needs is None or not needs.isdisjoint(present)
         )
         if not chosen:
             return None
@@ -177,13 +179,27 @@ class RuleClassifier:
             for level in reversed(URGENCIES)
             if (pattern := _prefiltered((), taxonomy.urgency[level].patterns)) is not None
         ]
+        # Every required string of every rule, looked for once per text.
+        self._needs = frozenset(
+            need
+            for _, pattern in [*self._themes, *self._urgency]
+            for needs in pattern.needs
+            if needs is not None
+            for need in needs
+        )
+
+    def _present(self, text: str) -> frozenset[str] | None:
+        lowered = _lower_for_literals(text)
+        if lowered is None:
+            return None
+        return frozenset(need for need in self._needs if need in lowered)
 
     def themes(self, text: str) -> list[RuleMatch]:
         """The first match of every theme whose rules fire, in text order."""
         found = []
-        lowered = _simple_lower(text)
+        present = self._present(text)
         for theme_id, pattern in self._themes:
-            match = pattern.search(text, lowered)
+            match = pattern.search(text, present)
             if match is not None and match.end() > match.start():
                 found.append(RuleMatch(theme_id, match.start(), match.end(), match.group()))
         # The more specific rule wins: "broken" inside "the sync is still broken" is a bug.
@@ -192,9 +208,9 @@ class RuleClassifier:
 
     def urgency(self, text: str) -> RuleMatch | None:
         """The highest urgency level whose patterns fire, with the span; None if none."""
-        lowered = _simple_lower(text)
+        present = self._present(text)
         for level, pattern in self._urgency:
-            match = pattern.search(text, lowered)
+            match = pattern.search(text, present)
             if match is not None:
                 return RuleMatch(level, match.start(), match.end(), match.group())
         return None
