@@ -179,6 +179,7 @@ class RuleClassifier:
             for level in reversed(URGENCIES)
             if (pattern := _prefiltered((), taxonomy.urgency[level].patterns)) is not None
         ]
+        self._last: tuple[str | None, frozenset[str] | None] = (None, None)
         # Every required string of every rule, looked for once per text.
         self._needs = frozenset(
             need
@@ -189,10 +190,13 @@ class RuleClassifier:
         )
 
     def _present(self, text: str) -> frozenset[str] | None:
+        last_text, last = self._last
+        if last_text == text:  # themes() then urgency() on the same text
+            return last
         lowered = _lower_for_literals(text)
-        if lowered is None:
-            return None
-        return frozenset(need for need in self._needs if need in lowered)
+        found = None if lowered is None else frozenset(n for n in self._needs if n in lowered)
+        self._last = (text, found)
+        return found
 
     def themes(self, text: str) -> list[RuleMatch]:
         """The first match of every theme whose rules fire, in text order."""
