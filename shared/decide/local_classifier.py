@@ -31,7 +31,7 @@ from shared.decide.evidence import quote_span
 from shared.decide.guardrails import apply_guardrails
 from shared.decide.rules import RuleClassifier, RuleMatch
 from shared.decide.taxonomy import FALLBACK_THEME, Sentiment, Taxonomy, Urgency, get_taxonomy
-from shared.decide.text_model import TextGuess, TextModel, TrainingExample
+from shared.decide.text_model import TextGuess, TextModel, ThemeGuess, TrainingExample
 from shared.errors import ConfigError
 
 MODEL_NAME = "local-rules-vader"
@@ -102,30 +102,34 @@ class LocalClassifier:
         # Rules first: a matched keyword is the plainest evidence, so it leads (and routes);
         # the quote is the sentence or clause around it, never the lone keyword.
         themes: list[AnsweredTheme] = []
+        guessed = {g.theme: g for g in guess.themes} if guess is not None else {}
         for match in self.rules.themes(text):
             if guess is not None and not self._rule_holds(match.label, match, guess):
                 continue
             begin, stop = quote_span(text, match.start, match.end)
-            clause = _sentence_around(text, match.start, match.end)
-            sentiment = self._theme_sentiment(match.label, clause)
+            if match.label in guessed:
+                # The model's feeling for a ruled theme reads the clause, not a keyword.
+                sentiment = self._guess_sentiment(guessed[match.label])
+            else:
+                clause = _sentence_around(text, match.start, match.end)
+                sentiment = self._theme_sentiment(match.label, clause)
             themes.append(
                 AnsweredTheme(theme=match.label, evidence=text[begin:stop], sentiment=sentiment)
             )
         confidence = RULE_CONFIDENCE
         if guess is not None:
-            ruled = {t.theme: i for i, t in enumerate(themes)}
+            ruled = {t.theme for t in themes}
             for g in guess.themes:
-                sentiment = g.sentiment or self._theme_sentiment(g.theme, g.evidence)
-                if g.theme in ruled:
-                    # The model's feeling for a ruled theme reads the clause, not a keyword.
-                    at = ruled[g.theme]
-                    themes[at] = themes[at].model_copy(update={"sentiment": sentiment})
-                elif g.theme == FALLBACK_THEME and ruled:
+                if g.theme in ruled or (g.theme == FALLBACK_THEME and ruled):
                     continue
-                elif not ruled or g.probability >= MODEL_BESIDE_RULES:
+                if not ruled or g.probability >= MODEL_BESIDE_RULES:
                     begin, stop = quote_span(text, *g.span) if g.span[1] else (0, len(text))
                     themes.append(
-                        AnsweredTheme(theme=g.theme, evidence=text[begin:stop], sentiment=sentiment)
+                        AnsweredTheme(
+                            theme=g.theme,
+                            evidence=text[begin:stop],
+                            sentiment=self._guess_sentiment(g),
+                        )
                     )
             if guess.confidence is not None and not ruled:
                 confidence = guess.confidence
@@ -180,6 +184,9 @@ class LocalClassifier:
         if compound <= NEGATIVE_AT:
             return "negative"
         return "neutral"
+
+    def _guess_sentiment(self, guess: ThemeGuess) -> Sentiment:
+        return guess.sentiment or self._theme_sentiment(guess.theme, guess.evidence)  # type: ignore[return-value]
 
     def _theme_sentiment(self, theme_id: str, clause: str) -> Sentiment:
         implied = (
