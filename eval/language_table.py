@@ -21,7 +21,7 @@ sys.path.insert(0, str(HERE.parent))
 
 import orjson  # noqa: E402
 
-from shared.decide.classifier import MaskedText  # noqa: E402
+from shared.decide.contracts import MaskedText  # noqa: E402
 from shared.decide.local_classifier import (  # noqa: E402
     TRAINING_FILE,
     LocalClassifier,

@@ -12,7 +12,8 @@ __getattr__, __all__ = lazy_exports(
         "answer_cache": ("AnswerCache",),
         "batch_backfill": ("BatchBackfill", "backfill_from_settings"),
         "classification": ("Classification", "model_answer_schema", "strict_json_schema"),
-        "classifier": ("ClassifyOutcome", "LlmClassifier", "MaskedText", "batch_messages"),
+        "classifier": ("LlmClassifier", "batch_messages"),
+        "contracts": ("CallRecord", "ClassifyOutcome", "MaskedText"),
         "classify_stage": ("ClassifyStage", "get_classify_stage", "parse_work_item"),
         "factory": (
             "Classifier",

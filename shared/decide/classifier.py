@@ -21,19 +21,18 @@ Every model call leaves a :class:`CallRecord` for the audit trail.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from shared.decide.answer_cache import AnswerCache, cache_key
 from shared.decide.classification import AnsweredRecord, Classification, model_answer_schema
 from shared.decide.classification import strict_json_schema as _strict
+from shared.decide.contracts import CallRecord, ClassifyOutcome, MaskedText
 from shared.decide.guardrails import apply_guardrails, match_batch_ids
 from shared.decide.llm import ModelReply
 from shared.decide.prompts import PromptVersion, build_messages
@@ -52,50 +51,6 @@ class AnswersBatches(Protocol):
     def answer(
         self, messages: Sequence[dict[str, str]], schema: dict[str, Any], *, records: int
     ) -> ModelReply: ...
-
-
-@dataclass(frozen=True, slots=True)
-class MaskedText:
-    """One record to classify: its id and its already masked text."""
-
-    record_id: str
-    text: str
-
-    @property
-    def text_sha256(self) -> str:
-        return hashlib.sha256(self.text.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-@dataclass(slots=True)
-class CallRecord:
-    """One model call, for ``landing/audit/``: hashes and counts, never the text."""
-
-    prompt_version: str
-    model: str
-    record_ids: list[str]
-    text_sha256: list[str]
-    attempt: int
-    outcome: str  # "answered" or the ModelAnswerError reason
-    raw_output: str | None = None
-    answered: int = 0
-    invalid_items: list[str] = field(default_factory=list)
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cached_tokens: int = 0
-    latency_s: float = 0.0
-
-
-@dataclass(slots=True)
-class ClassifyOutcome:
-    classifications: list[Classification] = field(default_factory=list)
-    calls: list[CallRecord] = field(default_factory=list)
-    cache_hits: int = 0
-    # The active version's answers for canary records, kept to compare (never counted).
-    shadow: list[Classification] = field(default_factory=list)
-
-    @property
-    def in_review(self) -> int:
-        return sum(c.needs_review for c in self.classifications)
 
 
 def batch_messages(

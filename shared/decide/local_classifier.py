@@ -20,18 +20,18 @@ import functools
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from shared.decide import vader
 from shared.decide.classification import AnsweredRecord, AnsweredTheme, Classification
-from shared.decide.classifier import ClassifyOutcome, MaskedText
+from shared.decide.contracts import ClassifyOutcome, MaskedText
 from shared.decide.evidence import quote_span
 from shared.decide.guardrails import apply_guardrails
 from shared.decide.rules import RuleClassifier, RuleMatch
 from shared.decide.taxonomy import FALLBACK_THEME, Sentiment, Taxonomy, Urgency, get_taxonomy
-from shared.decide.text_model import TextGuess, TextModel, TrainingExample
+from shared.decide.text_model import TextGuess, TextModel, ThemeGuess, TrainingExample
 from shared.errors import ConfigError
 
 MODEL_NAME = "local-rules-vader"
@@ -53,12 +53,6 @@ POSITIVE_AT, NEGATIVE_AT, MIXED_SIDE_AT = 0.05, -0.05, 0.2
 _NOT_PROBLEMS = frozenset({"praise", "feature_request", FALLBACK_THEME})
 
 
-def _vader() -> Any:
-    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
-    return SentimentIntensityAnalyzer()
-
-
 class LocalClassifier:
     """Rules + VADER; same interface as :class:`~shared.decide.classifier.LlmClassifier`."""
 
@@ -78,7 +72,6 @@ class LocalClassifier:
         self.clock = clock
         self.prompt_version = prompt_version  # the prompt version this stand-in plays
         self.model = TRAINED_MODEL_NAME if text_model is not None else MODEL_NAME
-        self._sentiment: Any = None  # built on first use: loading the lexicon takes ~0.2 s
 
     def classify(self, items: Sequence[MaskedText]) -> ClassifyOutcome:
         outcome = ClassifyOutcome()
@@ -109,30 +102,34 @@ class LocalClassifier:
         # Rules first: a matched keyword is the plainest evidence, so it leads (and routes);
         # the quote is the sentence or clause around it, never the lone keyword.
         themes: list[AnsweredTheme] = []
+        guessed = {g.theme: g for g in guess.themes} if guess is not None else {}
         for match in self.rules.themes(text):
             if guess is not None and not self._rule_holds(match.label, match, guess):
                 continue
             begin, stop = quote_span(text, match.start, match.end)
-            clause = _sentence_around(text, match.start, match.end)
-            sentiment = self._theme_sentiment(match.label, clause)
+            if match.label in guessed:
+                # The model's feeling for a ruled theme reads the clause, not a keyword.
+                sentiment = self._guess_sentiment(guessed[match.label])
+            else:
+                clause = _sentence_around(text, match.start, match.end)
+                sentiment = self._theme_sentiment(match.label, clause)
             themes.append(
                 AnsweredTheme(theme=match.label, evidence=text[begin:stop], sentiment=sentiment)
             )
         confidence = RULE_CONFIDENCE
         if guess is not None:
-            ruled = {t.theme: i for i, t in enumerate(themes)}
+            ruled = {t.theme for t in themes}
             for g in guess.themes:
-                sentiment = g.sentiment or self._theme_sentiment(g.theme, g.evidence)
-                if g.theme in ruled:
-                    # The model's feeling for a ruled theme reads the clause, not a keyword.
-                    at = ruled[g.theme]
-                    themes[at] = themes[at].model_copy(update={"sentiment": sentiment})
-                elif g.theme == FALLBACK_THEME and ruled:
+                if g.theme in ruled or (g.theme == FALLBACK_THEME and ruled):
                     continue
-                elif not ruled or g.probability >= MODEL_BESIDE_RULES:
+                if not ruled or g.probability >= MODEL_BESIDE_RULES:
                     begin, stop = quote_span(text, *g.span) if g.span[1] else (0, len(text))
                     themes.append(
-                        AnsweredTheme(theme=g.theme, evidence=text[begin:stop], sentiment=sentiment)
+                        AnsweredTheme(
+                            theme=g.theme,
+                            evidence=text[begin:stop],
+                            sentiment=self._guess_sentiment(g),
+                        )
                     )
             if guess.confidence is not None and not ruled:
                 confidence = guess.confidence
@@ -179,16 +176,17 @@ class LocalClassifier:
         return max(rivals, default=0.0) < RULE_VETO_RIVAL
 
     def sentiment(self, text: str) -> Sentiment:
-        if self._sentiment is None:
-            self._sentiment = _vader()
-        scores = self._sentiment.polarity_scores(text)
-        if scores["pos"] >= MIXED_SIDE_AT and scores["neg"] >= MIXED_SIDE_AT:
+        compound, positive, negative, _ = vader.polarity(text)  # the lexicon loads on first use
+        if positive >= MIXED_SIDE_AT and negative >= MIXED_SIDE_AT:
             return "mixed"
-        if scores["compound"] >= POSITIVE_AT:
+        if compound >= POSITIVE_AT:
             return "positive"
-        if scores["compound"] <= NEGATIVE_AT:
+        if compound <= NEGATIVE_AT:
             return "negative"
         return "neutral"
+
+    def _guess_sentiment(self, guess: ThemeGuess) -> Sentiment:
+        return guess.sentiment or self._theme_sentiment(guess.theme, guess.evidence)  # type: ignore[return-value]
 
     def _theme_sentiment(self, theme_id: str, clause: str) -> Sentiment:
         implied = (
@@ -256,7 +254,7 @@ def shipped_text_model(config_dir: Path) -> TextModel | None:
     path = Path(config_dir) / TRAINING_FILE
     if not path.is_file():
         return None
-    from shared.decide import model_cache, text_model, theme_thresholds
+    from shared.decide import linear_text, model_cache, text_model, theme_thresholds
 
     def train() -> TextModel:
         model = TextModel().fit(load_training_examples(path, get_taxonomy(Path(config_dir))))
@@ -265,7 +263,7 @@ def shipped_text_model(config_dir: Path) -> TextModel | None:
         return model
 
     inputs = [path, Path(config_dir) / theme_thresholds.THRESHOLDS_FILE]
-    code = [Path(text_model.__file__), Path(theme_thresholds.__file__)]
+    code = [Path(m.__file__) for m in (text_model, linear_text, theme_thresholds)]  # type: ignore[arg-type]
     return model_cache.cached(model_cache.cache_key(inputs, code), train)
 
 

@@ -11,6 +11,7 @@ only costs the fit.
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import logging
 import os
 import pickle
@@ -28,9 +29,8 @@ def cache_dir() -> Path:
 
 
 def cache_key(files: Iterable[Path], code: Iterable[Path]) -> str:
-    import sklearn
-
-    digest = hashlib.sha256(sklearn.__version__.encode())
+    # The version from the package metadata: importing scikit-learn takes over a second.
+    digest = hashlib.sha256(importlib.metadata.version("scikit-learn").encode())
     for path in [*files, *code]:
         digest.update(path.name.encode())
         digest.update(path.read_bytes() if path.is_file() else b"-")

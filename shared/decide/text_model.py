@@ -17,7 +17,6 @@ records; nothing is downloaded.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,6 +25,8 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
+from shared.decide import vader
+from shared.decide.linear_text import LinearLabels, NgramTfidf, SigmoidThemes
 from shared.decide.taxonomy import SENTIMENTS
 
 # Where a text splits into clauses that can carry their own theme (and quote).
@@ -36,7 +37,6 @@ THEME_THRESHOLD = 0.5
 # A clause claims a second theme only when the model is this sure of it too.
 SECOND_IN_CLAUSE = 0.5
 CALIBRATION_FOLDS = 3
-LEXICON_CACHE = 8192
 MIN_EXAMPLES_PER_CLASS = 2
 
 
@@ -62,19 +62,28 @@ class TextGuess:
     themes: list[ThemeGuess]
     sentiment: str | None
     confidence: float | None  # None: no theme model (the rules decide the themes)
-    # Per clause (span) the model's probability of each theme: what a rule's claim is
-    # checked against ("a second theme needs its own evidence").
+    # Per clause (span) the model's probability of each theme (clauses x themes, columns
+    # by ``theme_columns``): what a rule's claim is checked against ("a second theme needs
+    # its own evidence").
     clause_spans: list[tuple[int, int]] = field(default_factory=list)
-    clause_scores: dict[str, list[float]] = field(default_factory=dict)
+    clause_matrix: np.ndarray | None = None
+    theme_columns: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def clause_scores(self) -> dict[str, list[float]]:
+        """Per theme the probability of each clause (empty without a theme model)."""
+        if self.clause_matrix is None:
+            return {}
+        return {t: self.clause_matrix[:, j].tolist() for t, j in self.theme_columns.items()}
 
     def clause_probability(self, theme: str, start: int, end: int) -> float | None:
         """The model's probability of ``theme`` in the clause holding ``[start, end)``."""
-        scores = self.clause_scores.get(theme)
-        if scores is None:
+        column = self.theme_columns.get(theme)
+        if column is None or self.clause_matrix is None:
             return None
         for at, (begin, stop) in enumerate(self.clause_spans):
             if begin <= start < stop or (start <= begin and end > begin):
-                return scores[at]
+                return float(self.clause_matrix[at, column])
         return None
 
 
@@ -125,47 +134,35 @@ def _calibrated_svm() -> Any:
 class _Lexicon:
     """VADER's scores as a dense feature block (compound, pos, neg, neu)."""
 
-    def __init__(self) -> None:
-        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
-        self._analyzer = SentimentIntensityAnalyzer()
-        # A text is scored for its sentiment and again beside each of its themes: once is enough.
-        self._score = functools.lru_cache(maxsize=LEXICON_CACHE)(self._polarity)
-
-    def _polarity(self, text: str) -> tuple[float, float, float, float]:
-        s = self._analyzer.polarity_scores(text)
-        return (s["compound"], s["pos"], s["neg"], s["neu"])
-
     def scores(self, texts: Sequence[str]) -> np.ndarray:
-        rows = [self._score(text) for text in texts]
+        rows = [vader.polarity(text) for text in texts]
         return np.asarray(rows, dtype=np.float64).reshape(len(texts), 4)
+
+
+_LEXICON = _Lexicon()
 
 
 class TextModel:
     """Themes, their feelings and overall sentiment, learned from labelled texts."""
 
     def __init__(self) -> None:
-        self.features: Any = None
-        self.theme_model: Any = None
+        # Fitted by scikit-learn, kept as arrays (shared.decide.linear_text): predicting
+        # needs neither scikit-learn nor its import time.
+        self.vectorizer: NgramTfidf | None = None
+        self.theme_model: SigmoidThemes | None = None
         self.theme_classes: list[str] = []
+        self.theme_columns: dict[str, int] = {}
         self.single_label = False
         # Per-theme claim thresholds (chosen by cross-validation; THEME_THRESHOLD if absent).
         self.thresholds: dict[str, float] = {}
         # Held-out precision of the best theme by its probability: the record's confidence.
         self.confidence_curve: tuple[list[float], list[float]] | None = None
-        self.polarity_model: Any = None
-        self.sentiment_model: Any = None
-        self._lexicon: _Lexicon | None = None
-
-    def __getstate__(self) -> dict[str, Any]:
-        # The lexicon is rebuilt on first use rather than pickled (see shared.decide.model_cache).
-        return {**self.__dict__, "_lexicon": None}
+        self.polarity_model: LinearLabels | None = None
+        self.sentiment_model: LinearLabels | None = None
 
     @property
     def lexicon(self) -> _Lexicon:
-        if self._lexicon is None:
-            self._lexicon = _Lexicon()
-        return self._lexicon
+        return _LEXICON  # the analyzer loads on first use, in shared.decide.vader
 
     # ------------------------------------------------------------- training
 
@@ -175,9 +172,10 @@ class TextModel:
 
         if not examples:
             raise ValueError("nothing to train on")
-        self.features = _features().fit([e.text for e in examples])
+        features = _features().fit([e.text for e in examples])
+        self.vectorizer = NgramTfidf.from_union(features)
         usable = [e for e in examples if e.themes]
-        x = self.features.transform([e.text for e in usable]) if usable else None
+        x = features.transform([e.text for e in usable]) if usable else None
         counts: dict[str, int] = {}
         for example in usable:
             for theme in example.themes:
@@ -192,17 +190,26 @@ class TextModel:
         elif self.single_label:
             keep = [i for i, e in enumerate(usable) if e.themes[0] in learnable]
             labels = [usable[i].themes[0] for i in keep]
-            self.theme_model = _calibrated_svm().fit(x[keep], labels)
-            self.theme_classes = list(self.theme_model.classes_)
+            calibrated = _calibrated_svm().fit(x[keep], labels)
+            self.theme_model = SigmoidThemes.from_calibrated(calibrated)
+            self.theme_classes = [str(c) for c in calibrated.classes_]
         else:
             binarizer = MultiLabelBinarizer(classes=sorted(learnable))
             y = binarizer.fit_transform([[t for t in e.themes if t in learnable] for e in usable])
-            self.theme_classes = list(binarizer.classes_)
-            self.theme_model = OneVsRestClassifier(_calibrated_svm()).fit(x, y)
+            self.theme_classes = [str(c) for c in binarizer.classes_]
+            ovr = OneVsRestClassifier(_calibrated_svm()).fit(x, y)
+            self.theme_model = SigmoidThemes.from_one_vs_rest(ovr)
+        self.theme_columns = {theme: j for j, theme in enumerate(self.theme_classes)}
         if x is not None:
             self._fit_polarity(usable, x)
-        self._fit_sentiment(examples)
+        self._fit_sentiment(examples, features)
         return self
+
+    def transform(self, texts: Sequence[str]) -> Any:
+        """The texts' n-gram TF-IDF rows (the model's features)."""
+        if self.vectorizer is None:
+            raise ValueError("the text model is not fitted")
+        return self.vectorizer.transform(texts)
 
     def _pair_features(self, x_text: Any, themes: Sequence[str], lexicon: np.ndarray) -> Any:
         index = {theme: i for i, theme in enumerate(self.theme_classes)}
@@ -232,9 +239,11 @@ class TextModel:
             ]
         )
         pairs = self._pair_features(x[rows], themes, lexicon)
-        self.polarity_model = LinearSVC(C=0.3, random_state=0).fit(pairs, labels)
+        self.polarity_model = LinearLabels.from_svc(
+            LinearSVC(C=0.3, random_state=0).fit(pairs, labels)
+        )
 
-    def _fit_sentiment(self, examples: Sequence[TrainingExample]) -> None:
+    def _fit_sentiment(self, examples: Sequence[TrainingExample], features: Any) -> None:
         from sklearn.svm import LinearSVC
 
         labelled = [e for e in examples if e.sentiment in SENTIMENTS]
@@ -242,16 +251,17 @@ class TextModel:
             return
         texts = [e.text for e in labelled]
         x = sparse.hstack(
-            [self.features.transform(texts), sparse.csr_matrix(self.lexicon.scores(texts))]
+            [features.transform(texts), sparse.csr_matrix(self.lexicon.scores(texts))]
         ).tocsr()
-        self.sentiment_model = LinearSVC(C=0.3, random_state=0).fit(
-            x, [e.sentiment for e in labelled]
+        self.sentiment_model = LinearLabels.from_svc(
+            LinearSVC(C=0.3, random_state=0).fit(x, [e.sentiment for e in labelled])
         )
 
     # ----------------------------------------------------------- prediction
 
     def _theme_probabilities(self, x: Any) -> np.ndarray:
-        return np.asarray(self.theme_model.predict_proba(x))
+        assert self.theme_model is not None
+        return self.theme_model.probabilities(x)
 
     def best_clauses(self, texts: Sequence[str], themes: Sequence[str]) -> list[str]:
         """Per (text, theme): the clause that most shows the theme, scored in one batch."""
@@ -261,7 +271,7 @@ class TextModel:
         many = [len(s) > 1 and t in known for s, t in zip(spans, themes, strict=True)]
         scores = None
         if any(many):
-            scores = self._theme_probabilities(self.features.transform(pieces))
+            scores = self._theme_probabilities(self.transform(pieces))
         out, at = [], 0
         for text, text_spans, theme, split in zip(texts, spans, themes, many, strict=True):
             if split and scores is not None:
@@ -306,10 +316,10 @@ class TextModel:
         return out
 
     def clause_probabilities(
-        self, texts: Sequence[str], x: Any
-    ) -> tuple[np.ndarray, list[list[tuple[int, int]]], list[np.ndarray]]:
-        """Whole-text probabilities, each text's clause spans and their probabilities."""
-        whole = self._theme_probabilities(x)
+        self, texts: Sequence[str]
+    ) -> tuple[Any, np.ndarray, list[list[tuple[int, int]]], list[np.ndarray]]:
+        """The texts' features, whole-text probabilities, each text's clause spans and
+        their probabilities (texts and clauses in one transform and one product)."""
         spans = [clauses(text) for text in texts]
         pieces = [
             text[b:e]
@@ -317,7 +327,11 @@ class TextModel:
             if len(found) > 1
             for b, e in found
         ]
-        split = self._theme_probabilities(self.features.transform(pieces)) if pieces else None
+        rows = self.transform([*texts, *pieces])
+        x = rows[: len(texts)]
+        probabilities = self._theme_probabilities(rows)
+        whole = probabilities[: len(texts)]
+        split = probabilities[len(texts) :] if pieces else None
         per_clause, at = [], 0
         for i, found in enumerate(spans):
             if len(found) > 1 and split is not None:
@@ -325,18 +339,18 @@ class TextModel:
                 at += len(found)
             else:
                 per_clause.append(whole[i : i + 1])
-        return whole, spans, per_clause
+        return x, whole, spans, per_clause
 
     def predict(self, texts: Sequence[str]) -> list[TextGuess]:
         if not texts:
             return []
-        x = self.features.transform(texts)
         spans: list[list[tuple[int, int]]] = [[(0, len(t))] for t in texts]
         per_clause: list[np.ndarray] = []
         if self.theme_model is None:
+            x = self.transform(texts)
             chosen: list[list[tuple[str, float, int]]] = [[] for _ in texts]
         else:
-            whole, spans, per_clause = self.clause_probabilities(texts, x)
+            x, whole, spans, per_clause = self.clause_probabilities(texts)
             chosen = [
                 self._picks(row, clause_rows)
                 for row, clause_rows in zip(whole, per_clause, strict=True)
@@ -355,12 +369,10 @@ class TextModel:
                 for k, (theme, p, at) in enumerate(picks)
             ]
             confidence = self._confidence(guesses[0].probability) if guesses else None
-            scores = (
-                {theme: per_clause[i][:, j].tolist() for j, theme in enumerate(self.theme_classes)}
-                if per_clause
-                else {}
+            matrix = per_clause[i] if per_clause else None
+            out.append(
+                TextGuess(guesses, sentiments[i], confidence, spans[i], matrix, self.theme_columns)
             )
-            out.append(TextGuess(guesses, sentiments[i], confidence, spans[i], scores))
         return out
 
     def _predict_polarity(

@@ -24,6 +24,7 @@ from shared.decide.text_model import TextModel, TrainingExample
 THRESHOLDS_FILE = Path("training") / "thresholds.json"
 GRID = tuple(round(t, 2) for t in np.arange(0.15, 0.81, 0.05))
 FOLDS = 5
+CURVE_POINTS = 101
 
 
 def held_out_support(
@@ -44,7 +45,7 @@ def held_out_support(
         train = np.setdiff1d(order, test)
         model = TextModel().fit([examples[i] for i in train])
         texts = [examples[i].text for i in test]
-        whole, _, per_clause = model.clause_probabilities(texts, model.features.transform(texts))
+        _, whole, _, per_clause = model.clause_probabilities(texts)
         for k, (row, clause_rows) in enumerate(zip(test, per_clause, strict=True)):
             for j, theme in enumerate(model.theme_classes):
                 support[row, classes.index(theme)] = float(clause_rows[:, j].max())
@@ -53,22 +54,33 @@ def held_out_support(
 
 
 def confidence_curve(gold: np.ndarray, whole_text: np.ndarray) -> dict[str, list[float]]:
-    """How often the model's best theme is right, by its probability (isotonic, held out).
+    """How often the model's best theme is right, by its probability (held out).
 
     The record's confidence is this precision rather than the raw one-vs-rest probability,
     which spreads thin over many themes: review then takes the claims that are wrong as
-    often as the review threshold says.
+    often as the review threshold says. A logistic curve on the probability's log-odds
+    (Platt scaling; two parameters) rather than an isotonic step function: on the
+    shipped training file its cross-validated log loss is lower (0.565 against 0.597),
+    and a step no longer moves whole blocks of records across the review threshold.
+    Shipped as points on a 0.01 grid, read by linear interpolation.
     """
-    from sklearn.isotonic import IsotonicRegression
+    from sklearn.linear_model import LogisticRegression
 
     best = whole_text.argmax(axis=1)
     top = whole_text[np.arange(len(best)), best]
     right = gold[np.arange(len(best)), best]
-    fitted = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(top, right)
+    fitted = LogisticRegression(C=1e6).fit(_log_odds(top).reshape(-1, 1), right)
+    grid = np.linspace(0.0, 1.0, CURVE_POINTS)
+    precision = fitted.predict_proba(_log_odds(grid).reshape(-1, 1))[:, 1]
     return {
-        "probability": [round(float(x), 4) for x in fitted.X_thresholds_],
-        "precision": [round(float(y), 4) for y in fitted.y_thresholds_],
+        "probability": [round(float(x), 4) for x in grid],
+        "precision": [round(float(y), 4) for y in precision],
     }
+
+
+def _log_odds(p: np.ndarray) -> np.ndarray:
+    clipped = np.clip(p, 1e-4, 1 - 1e-4)
+    return np.log(clipped / (1 - clipped))
 
 
 def choose(examples: Sequence[TrainingExample], folds: int = FOLDS) -> dict[str, object]:
