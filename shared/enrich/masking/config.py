@@ -109,6 +109,11 @@ class StreetAddressSpec(BaseModel):
     score: float = Field(default=0.6, ge=0, le=1)
     weak_score: float = Field(default=0.3, ge=0, le=1)
     street_types: tuple[str, ...] = Field(min_length=1)
+    # Types that are also ordinary words ("Lights", "Station"): an address only with a unit,
+    # a postal block or a line end after them, or an address word near.
+    loose_street_types: tuple[str, ...] = ()
+    # Types that make a street name without a house number after "on"/"at" ("on Elm Street").
+    named_street_types: tuple[str, ...] = ()
     prefix_types: tuple[str, ...] = ()
     street_suffixes: tuple[str, ...] = ()
     unit_words: tuple[str, ...] = ()
