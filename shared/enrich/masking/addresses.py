@@ -24,10 +24,11 @@ def street_patterns(spec: StreetAddressSpec) -> list[tuple[str, str, float]]:
     ordinal = r"\d{1,3}(?:st|nd|rd|th)(?!\w)"  # "123 5th Ave"
     name = rf"(?:{cap}|{ordinal}|(?:{particles})(?!\w))" if particles else rf"(?:{cap}|{ordinal})"
     num = r"\d{1,6}[A-Za-z]?(?:[/-]\d{1,4}[A-Za-z]?)?"
-    labelled = r"(?:(?:No|Nr|Nº|nº|n\.º)[.:]?[ \t]*)?"  # "Atatürk Cad. No: 12", "Nr. 5"
+    # "Atatürk Cad. No: 12", "Strada X nr. 5", "ул. Ленина, д. 5"
+    labelled = r"(?:(?:(?i:no|nr)|Nº|nº|n\.º|д)[.:]?[ \t]*)?"
     nums = rf"{num}(?:[ \t]+{num})?"  # "1987 74 Diakou Street": a building number first
     gap = r"[ \t]+"
-    end = r"(?!\w)\.?"
+    end = r"(?![\w'’])\.?"  # not "80's"
     types = alternation([*spec.street_types, *spec.loose_street_types])
     loose_types = alternation(
         [*spec.loose_street_types, *(w.upper() for w in spec.loose_street_types)]
@@ -44,7 +45,11 @@ def street_patterns(spec: StreetAddressSpec) -> list[tuple[str, str, float]]:
     suffixes = alternation(spec.street_suffixes)
     units = alternation(spec.unit_words)
     unit = rf"(?:(?i:{units})\.?[ \t]*#?[ \t]*\d{{1,5}}[A-Za-z]?)" if units else r"(?!)"
-    zip_code = r"\d{3,6}(?:-\d{3,4})?(?!\w)"
+    # Digits ("62704", "3610-114"), Dutch "7412 SL", UK "NW1 6XE", Canadian "K1A 0B1".
+    zip_code = (
+        r"(?:\d{3,6}(?:-\d{3,4})?(?:[ ]\p{Lu}{2})?"
+        r"|\p{Lu}{1,2}\d[\p{Lu}\d]?[ ]\d\p{Lu}{2}|\p{Lu}\d\p{Lu}[ ]\d\p{Lu}\d)(?!\w)"
+    )
     part = r"[ \t]*(?:,|\n)[\s,>]*(?:[?|*>]+[ \t]+)?"  # next part of a block: comma or line
     line_end = r"(?=[ \t]*(?:\n|$))"
     # A region: "IL", "NSW", a number ("43"), a lower-case code ("mp"; "nan" where it is empty).

@@ -151,6 +151,12 @@ class NamesSpec(BaseModel):
     sign_offs: tuple[str, ...] = ()
     particles: tuple[str, ...] = ()
     not_names: tuple[str, ...] = ()
+    # Names by the shape of the text (name_shapes.py), in these language keys only (the
+    # common-word list that tells "Monjeau" from "Still" is English).
+    shape_languages: tuple[str, ...] = ()
+    title_introductions: tuple[str, ...] = ()  # a name-like run after them ("was called X")
+    work_nouns: tuple[str, ...] = ()  # "the Jensen novel": its maker
+    person_verbs: tuple[str, ...] = ()  # "Scott had given ...", "eva kleist lives at"
 
 
 class PiiConfig(BaseModel):

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.enrich.masking.config import PATTERNS_ONLY, PiiConfig, load_pii_config
 from shared.enrich.masking.engine import Engine, build_engine, may_match
+from shared.enrich.masking.name_shapes import shape_names
 from shared.enrich.masking.names import NameFinder, name_finder
 from shared.errors import PiiMaskingError
 
@@ -216,11 +217,16 @@ class PiiMasker:
         title_runs = key in self.config.names.title_case_runs  # type: ignore[union-attr]
         lone = key in self.config.names.lone_given_names  # type: ignore[union-attr]
         score = self.config.names.score  # type: ignore[union-attr]
-        return [
-            _Span(start, end, "PERSON", score)
-            for start, end in finder.find(text, title_runs=title_runs, lone=lone)
-            if text[start:end] not in self._allow
-        ]
+        found = finder.find(text, title_runs=title_runs, lone=lone)
+        if key in self.config.names.shape_languages:  # type: ignore[union-attr]
+            found += shape_names(finder, text)
+        return _merge(
+            [
+                _Span(start, end, "PERSON", score)
+                for start, end in found
+                if text[start:end] not in self._allow
+            ]
+        )
 
     def _name_finder(self) -> NameFinder | None:
         names = self.config.names

@@ -219,7 +219,10 @@ class NameFinder:
             if token.lower in self.ordinary:
                 break
             known = self.known(token.text) and (token.title or lowercase)
-            if not (known or (token.title and not known_only)):
+            # After a known given name a title-case word that is no common word is a surname
+            # too ("Elita B Desaulniers"), not only a known one.
+            uncommon = token.title and (token.lower not in self.common or not known_only)
+            if not (known or uncommon):
                 break
             run += pending + 1
             pending = 0
