@@ -154,6 +154,9 @@ class NamesSpec(BaseModel):
     # Names by the shape of the text (name_shapes.py), in these language keys only (the
     # common-word list that tells "Monjeau" from "Still" is English).
     shape_languages: tuple[str, ...] = ()
+    # In a text without capitals (English), names of this best rank or better count as
+    # capitalised ("eva kleist lives at ...", "leave me nina").
+    lower_case_text_rank: int = Field(default=500, ge=0)
     title_introductions: tuple[str, ...] = ()  # a name-like run after them ("was called X")
     work_nouns: tuple[str, ...] = ()  # "the Jensen novel": its maker
     person_verbs: tuple[str, ...] = ()  # "Scott had given ...", "eva kleist lives at"

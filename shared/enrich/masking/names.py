@@ -157,6 +157,8 @@ class NameFinder:
 
     def find(self, text: str, *, title_runs: bool, lone: bool = False) -> list[tuple[int, int]]:
         """Character spans of names in ``text`` (``lone``: a single known given name too)."""
+        if lone and not any(char.isupper() for char in text):
+            text = self._capitalise_known(text)  # "eva kleist lives at ...", "leave me nina"
         tokens = _tokens(text)
         found: list[tuple[int, int]] = []
         index = 0
@@ -171,6 +173,25 @@ class NameFinder:
         if tail and not any(s <= tail[0] < e for s, e in found):
             found.append(tail)
         return found
+
+    def _capitalise_known(self, text: str) -> str:
+        """A text without capitals with its frequent, uncommon names capitalised (same
+        offsets); rarer names ("pii" is one somewhere) stay lower case."""
+        chars = list(text)
+        best = self.spec.lower_case_text_rank
+        for token in _tokens(text):
+            first = token.text[0].upper()
+            rank = min(
+                self.given.get(token.lower, best + 1), self.surnames.get(token.lower, best + 1)
+            )
+            if (
+                len(first) == 1
+                and rank <= best
+                and token.lower not in self.common
+                and self.known(token.text)
+            ):
+                chars[token.start] = first
+        return "".join(chars)
 
     def _name_at(
         self, tokens: Sequence[_Token], index: int, text: str, title_runs: bool, lone: bool
