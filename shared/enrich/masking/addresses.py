@@ -80,7 +80,9 @@ def street_patterns(spec: StreetAddressSpec) -> list[tuple[str, str, float]]:
         ),
         (
             "street, type, number",
-            rf"\b{lead}(?:{name}{gap}){{1,4}}(?:{cap_types}){end},?{gap}{labelled}{num}{end}{tail}",
+            # Inner words may be lower case: "Árpád fejedelem útja 3.", "Avenue du Golf 5".
+            rf"\b{lead}{name}{gap}(?:(?:{name}|{free}){gap}){{0,3}}(?:{cap_types}){end},?{gap}"
+            rf"{labelled}{num}{end}{tail}",
             spec.score,
         ),
         (

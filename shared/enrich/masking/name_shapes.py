@@ -9,6 +9,7 @@ or no common English word ("Monjeau", "Pyysalo"; not "Still", "Box"). The shapes
   name-like, one of them a known name;
 - the maker of a work: "the Jensen novel", "a Calquín Cazares concert";
 - after words that name without vouching for a known name: "was called Djevad Šušulić";
+- a text opening by addressing someone: "Warrane, can I please speak to ...";
 - a title-case run followed by what people do: "Scott had given ...", "Hakuba said",
   "eva kleist lives at" (lower case only for known names);
 - a text opening with a name line above more short lines (a signature or contact card:
@@ -50,6 +51,10 @@ def _patterns(
             rf"(?<![\w'’\-])({run}|{_WORD}[ ]{_WORD})(?=[ ](?i:{verb})\b)" if verbs else r"(?!)"
         ),
         "cue": regex.compile(rf"(?<=\b(?i:{cue})[ ])({run})" if cues else r"(?!)"),
+        "vocative": regex.compile(
+            rf"\A[ \t]*({_TITLE}),[ ]+(?=(?i:can|could|would|will|please|i|we|you|thanks|thank|"
+            r"how|what|where|why|when|do|did|are|is|have|has)\b)"
+        ),
         "heading": regex.compile(rf"\A[ \t]*({_WORD}(?:[ ]{initial}?{_WORD}){{1,2}})[ \t]*\n"),
     }
 
@@ -94,7 +99,7 @@ def shape_names(finder: NameFinder, text: str) -> list[tuple[int, int]]:
                 if member.lower() not in finder.ordinary:
                     found.append((at, at + len(member)))
                 start = at + len(member)
-    for name in ("work", "cue"):
+    for name in ("work", "cue", "vocative"):
         for match in patterns[name].finditer(text):
             if _all_name_like(finder, match.group(1)):
                 found.append(match.span(1))
