@@ -178,7 +178,9 @@ class PiiMasker:
         text = doc.text
         digits = sum(char.isdigit() for char in text)
         entities = [
-            e for e in engine.entities[key] if may_match(e, text, digits, engine.min_digits)
+            e
+            for e in engine.entities[key]
+            if may_match(e, text, digits, engine.min_digits, engine.street_words)
         ]
         names = self._names_in(key, text)
         if not entities:
