@@ -45,9 +45,9 @@ def street_patterns(spec: StreetAddressSpec) -> list[tuple[str, str, float]]:
     suffixes = alternation(spec.street_suffixes)
     units = alternation(spec.unit_words)
     unit = rf"(?:(?i:{units})\.?[ \t]*#?[ \t]*\d{{1,5}}[A-Za-z]?)" if units else r"(?!)"
-    # Digits ("62704", "3610-114"), Dutch "7412 SL", UK "NW1 6XE", Canadian "K1A 0B1".
+    # Digits ("62704", "3610-114", "53-320"), Dutch "7412 SL", UK "NW1 6XE", Canadian "K1A 0B1".
     zip_code = (
-        r"(?:\d{3,6}(?:-\d{3,4})?(?:[ ]\p{Lu}{2})?"
+        r"(?:\d{3,6}(?:-\d{3,4})?(?:[ ]\p{Lu}{2})?|\d{2}-\d{3}"
         r"|\p{Lu}{1,2}\d[\p{Lu}\d]?[ ]\d\p{Lu}{2}|\p{Lu}\d\p{Lu}[ ]\d\p{Lu}\d)(?!\w)"
     )
     part = r"[ \t]*(?:,|\n)[\s,>]*(?:[?|*>]+[ \t]+)?"  # next part of a block: comma or line
