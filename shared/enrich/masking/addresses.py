@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
+from typing import Any
 
 from shared.enrich.masking.config import StreetAddressSpec
 
@@ -16,8 +18,10 @@ def alternation(words: Iterable[str]) -> str:
 
 def street_patterns(spec: StreetAddressSpec) -> list[tuple[str, str, float]]:
     """(name, regex, score) for street addresses; case-sensitive except inside ``(?i:)``."""
-    word = r"[^\W\d_][\w'’\-]*\.?"  # any script; may end in an abbreviation dot
-    cap = r"[\p{Lu}∆][\w'’\-∆]*\.?"  # ∆ (U+2206) stands for a Greek Δ in some sources
+    # Words are matched possessively (*+): a shorter part of a word is never what a pattern
+    # needs next, and not backtracking into it keeps the patterns linear.
+    word = r"[^\W\d_][\w'’\-]*+\.?"  # any script; may end in an abbreviation dot
+    cap = r"[\p{Lu}∆][\w'’\-∆]*+\.?"  # ∆ (U+2206) stands for a Greek Δ in some sources
     stop = alternation(spec.stop_words)
     free = rf"(?!(?i:{stop})(?!\w)){word}" if stop else word
     particles = alternation(spec.name_particles)
@@ -68,8 +72,7 @@ def street_patterns(spec: StreetAddressSpec) -> list[tuple[str, str, float]]:
         rf"(?:(?<={unit}){gap}(?:{cap}(?:{gap}{cap}){{0,2}}|{free}(?:{gap}{free}){{0,2}}{line_end}))?"
         rf"(?:{part}{locality}){{0,4}}"
     )
-    # "Suite 541 6343 Skogstien 106"; "Maarit and Hersnapvej 75": the corner without "corner of".
-    lead = rf"(?:{cap}{gap}(?:and|&){gap})?(?:{unit}[ \t,]+)?"
+    lead = rf"(?:{unit}[ \t,]+)?"  # "Suite 541 6343 Skogstien 106"
     postal_block = rf"(?:{part}{locality}){{1,4}}(?<=\d{{3}})"  # ends in a postal code
     corner_street = rf"(?:{free}|{num}\.?)(?:{gap}(?:{free}|{num}\.?)){{0,5}}"
     patterns: list[tuple[str, str, float]] = [
@@ -114,7 +117,7 @@ def street_patterns(spec: StreetAddressSpec) -> list[tuple[str, str, float]]:
             rf"\b{lead}{num}{gap}(?:{free}{gap}){{1,3}}{num}{end}{tail}",
             spec.weak_score,
         ),
-        ("words, number", rf"\b{lead}(?:{name}{gap}){{1,3}}{num}{end}{tail}", spec.weak_score),
+        ("words, number", rf"\b(?:{name}{gap}){{1,3}}{num}{end}{tail}", spec.weak_score),
         # The weak shapes are addresses without an address word when a unit or a postal
         # code goes with them: "23100 Ilichova 23 Suite 274", "Suite 541 6343 Skogstien 106",
         # "3747 fourth avenue suite 112", "5638 Aasa 43\nHumilimont, nan 78618".
@@ -173,7 +176,7 @@ def street_patterns(spec: StreetAddressSpec) -> list[tuple[str, str, float]]:
             )
         )
     if suffixes:
-        glued = rf"[^\W\d_][\w'’\-]*(?<=(?i:{suffixes}))(?!\w)"  # a word ending in a suffix
+        glued = rf"[^\W\d_][\w'’\-]*+(?<=(?i:{suffixes}))"  # a word ending in a suffix
         patterns.append(
             (
                 "street-suffix, number",
@@ -182,3 +185,17 @@ def street_patterns(spec: StreetAddressSpec) -> list[tuple[str, str, float]]:
             )
         )
     return patterns
+
+
+@functools.cache
+def _intersection() -> Any:
+    import regex
+
+    return regex.compile(r"(?<![\w'’\-])\p{Lu}[\w'’\-]*+[ \t]+(?:and|&)[ \t]+$")
+
+
+def intersection_start(text: str, start: int) -> int:
+    """Where an address starting at ``start`` really starts: "Maarit and Hersnapvej 75" is
+    the corner of two streets written without "the corner of"."""
+    match = _intersection().search(text, max(0, start - 40), start)
+    return match.start() if match else start

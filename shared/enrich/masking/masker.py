@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from shared.enrich.masking.addresses import intersection_start
 from shared.enrich.masking.config import PATTERNS_ONLY, PiiConfig, load_pii_config
 from shared.enrich.masking.engine import Engine, build_engine, may_match
 from shared.enrich.masking.name_shapes import shape_names
@@ -209,7 +210,12 @@ class PiiMasker:
             return_decision_process=True,  # keeps the context word that confirmed a match
         )
         spans = self._resolve(text, results)
-        return _merge([*spans, *names]) if names else spans
+        widened = False
+        for span in spans:
+            if span.entity_type == "STREET_ADDRESS":
+                start = intersection_start(text, span.start)
+                widened, span.start = widened or start != span.start, start
+        return _merge([*spans, *names]) if names or widened else spans
 
     def _names_in(self, key: str, text: str) -> list[_Span]:
         """Names the gazetteer and its cues find (every language; runs of names off English)."""
