@@ -102,6 +102,10 @@ STREET_CASES = [
     ("a Norwegian street suffix", "I live at Granbråten 14 now", ["Granbråten 14"]),
     ("a Dutch postal code in a block", "Kerkstraat 12\n1017 AB Amsterdam", ["1017 AB"]),
     ("a UK postcode in a block", "Flat 3\n12 Mill Lane\nLeeds\nLS1 4DT", ["LS1 4DT"]),
+    ("a Colombian numbered street", "envíelo a Carrera 7 # 12-34, Bogotá", ["Carrera 7 # 12-34"]),
+    ("a German type as its own word", "Müller Ring 5, 10115 Berlin", ["Müller Ring 5", "10115"]),
+    ("an Italian unit", "spedire a Via Roma 10, Interno 4, Milano", ["Interno 4"]),
+    ("a postal code after a place", "to support Factset in Bjert 6091 in its mission", ["6091"]),
 ]
 
 
@@ -129,6 +133,11 @@ NAME_CASES = [
     ("a name line above a signature", "Einojuhani Pyysalo\n\nBus driver\n\nTampere", "Pyysalo"),
     ("a lower-case signature line", "naomi ryan\nsewer pipe cleaner\nhubbard and co", "naomi ryan"),
     ("a text without capitals", "you picked a fine time to leave me nina, four kids", "nina"),
+    (
+        "a lower-case name after a cue",
+        "follow up with patricia desrosiers next month",
+        "desrosiers",
+    ),
     ("addressing someone", "Warrane, can I please speak to your manager?", "Warrane"),
     ("a known given name and an unknown surname", "Maybe it's under Elita B Desaulniers", "B "),
     ("Name: with a middle initial", "Name:    Iva D. Grusová\nAddress: none", "Grusová"),
@@ -185,6 +194,8 @@ PRECISION_CASES = [
     "It said the battery was full but it died in 2 hours",
     "I gave it 5 stars and 2 Echo Dots 3 weeks ago",
     "Version 2.3.1 on Windows 10 and iOS 17",
+    "It ran fine in Windows 2000, the battery in Model 1500 mAh lasts",
+    "a 10 minute walk from the hotel, 2 hour drive, 5 stars",
 ]
 
 

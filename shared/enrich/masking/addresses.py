@@ -166,6 +166,14 @@ def street_patterns(spec: StreetAddressSpec) -> list[tuple[str, str, float]]:
             )
         )
     if prefixes:
+        patterns.append(
+            (
+                "type, numbered street, # house",  # Colombian "Calle 12 # 34-56"
+                rf"\b(?:{prefixes}){end}{gap}\d{{1,3}}[A-Z]?{gap}(?:#|No\.?)[ \t]*"
+                rf"\d{{1,3}}[A-Z]?-\d{{1,3}}(?!\w){tail}",
+                spec.score,
+            )
+        )
         prefix = rf"(?:{prefixes}){end}(?:{gap}{name}){{1,5}}"
         house_after = rf",?{gap}{labelled}{num}{end}"  # "Via Roma 10"; ", 75002" is a postal code
         patterns.append(

@@ -157,13 +157,14 @@ class NameFinder:
 
     def find(self, text: str, *, title_runs: bool, lone: bool = False) -> list[tuple[int, int]]:
         """Character spans of names in ``text`` (``lone``: a single known given name too)."""
-        if lone and not any(char.isupper() for char in text):
+        caseless = lone and not any(char.isupper() for char in text)
+        if caseless:
             text = self._capitalise_known(text)  # "eva kleist lives at ...", "leave me nina"
         tokens = _tokens(text)
         found: list[tuple[int, int]] = []
         index = 0
         while index < len(tokens):
-            run = self._name_at(tokens, index, text, title_runs, lone)
+            run = self._name_at(tokens, index, text, title_runs, lone, caseless)
             if run:
                 found.append((tokens[index].start, tokens[index + run - 1].end))
                 index += run
@@ -194,7 +195,13 @@ class NameFinder:
         return "".join(chars)
 
     def _name_at(
-        self, tokens: Sequence[_Token], index: int, text: str, title_runs: bool, lone: bool
+        self,
+        tokens: Sequence[_Token],
+        index: int,
+        text: str,
+        title_runs: bool,
+        lone: bool,
+        caseless: bool = False,
     ) -> int:
         token = tokens[index]
         if token.lower in self.ordinary:
@@ -204,7 +211,7 @@ class NameFinder:
             return self._extend(tokens, index, text, lowercase=True)
         if cue in ("weak", "sign_off"):
             if self.known(token.text) or (cue == "sign_off" and token.title):
-                return self._extend(tokens, index, text, lowercase=not token.title)
+                return self._extend(tokens, index, text, lowercase=caseless or not token.title)
             return 0
         if title_runs and token.title and token.lower in self.given and self.known(token.text):
             run = self._extend(tokens, index, text, lowercase=False, known_only=True)
