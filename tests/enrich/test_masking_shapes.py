@@ -139,6 +139,8 @@ NAME_CASES = [
         "desrosiers",
     ),
     ("addressing someone", "Warrane, can I please speak to your manager?", "Warrane"),
+    ("a lone given name after 'to'", "I'm so jealous! said Gladys to Logan", "Logan"),
+    ("a lone given name after 'of'", "The true gender of Mette has been debated", "Mette"),
     ("a known given name and an unknown surname", "Maybe it's under Elita B Desaulniers", "B "),
     ("Name: with a middle initial", "Name:    Iva D. Grusová\nAddress: none", "Grusová"),
 ]
@@ -196,6 +198,10 @@ PRECISION_CASES = [
     "Version 2.3.1 on Windows 10 and iOS 17",
     "It ran fine in Windows 2000, the battery in Model 1500 mAh lasts",
     "a 10 minute walk from the hotel, 2 hour drive, 5 stars",
+    "It's worth taking a cab to Chelsea just for dinner",
+    "We have been to Austin twice",
+    "the city of Florence is lovely",
+    "Not able to access youtube as of Dec 2017",
 ]
 
 

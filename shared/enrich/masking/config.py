@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -136,6 +136,15 @@ class NamesSpec(BaseModel):
     # name ("Tomomi is from", "Enrico shouted"), unless one of `not_before_lone_names` precedes.
     lone_given_names: tuple[str, ...] = ()
     not_before_lone_names: tuple[str, ...] = ()
+    # preposition -> words before it that make it lead to a place ("a cab to Chelsea");
+    # kept as pairs so the spec stays hashable (one name finder per spec).
+    place_words_before: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @field_validator("place_words_before", mode="before")
+    @classmethod
+    def _pairs(cls, value: Any) -> Any:
+        return tuple(value.items()) if isinstance(value, dict) else value
+
     # NER persons must hold a known name or follow a cue ("Still Broken." is not a person).
     vet_ner: bool = True
     # Run NER only on texts with a capitalised word mid-sentence or a known name anywhere:

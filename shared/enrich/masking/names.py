@@ -95,6 +95,10 @@ class NameFinder:
         self.common = frozenset(words) | self.ordinary
         self.particles = frozenset(word.lower() for word in spec.particles)
         self.not_before_lone = frozenset(word.lower() for word in spec.not_before_lone_names)
+        self.place_before = {
+            preposition.lower(): frozenset(word.lower() for word in words)
+            for preposition, words in spec.place_words_before
+        }
         self.strong = _cue_table(spec.introductions)
         self.weak = _cue_table([*spec.weak_introductions, *spec.greetings, *spec.asks])
         self.sign_offs = _cue_table(spec.sign_offs)
@@ -221,6 +225,9 @@ class NameFinder:
             if not lone or token.lower in self.common or token.text.isupper():
                 return 0
             before = tokens[index - 1].lower if index else ""
+            if before in self.place_before:
+                place = index > 1 and tokens[index - 2].lower in self.place_before[before]
+                return 0 if place else 1  # "a cab to Chelsea"; "said Gladys to Logan"
             return 0 if before in self.not_before_lone else 1
         return 0
 
