@@ -105,6 +105,8 @@ STREET_CASES = [
     ("a Colombian numbered street", "envíelo a Carrera 7 # 12-34, Bogotá", ["Carrera 7 # 12-34"]),
     ("a German type as its own word", "Müller Ring 5, 10115 Berlin", ["Müller Ring 5", "10115"]),
     ("an Italian unit", "spedire a Via Roma 10, Interno 4, Milano", ["Interno 4"]),
+    ("code and town after a type-first street", "au 12 rue de la Paix, 75002 Paris", ["Paris"]),
+    ("a house number after a comma", "para Rua das Flores, 123, Lisboa", ["Flores, 123", "Lisboa"]),
     ("a postal code after a place", "to support Factset in Bjert 6091 in its mission", ["6091"]),
 ]
 

@@ -175,7 +175,11 @@ def street_patterns(spec: StreetAddressSpec) -> list[tuple[str, str, float]]:
             )
         )
         prefix = rf"(?:{prefixes}){end}(?:{gap}{name}){{1,5}}"
-        house_after = rf",?{gap}{labelled}{num}{end}"  # "Via Roma 10"; ", 75002" is a postal code
+        # "Via Roma 10", "Rua das Flores, 123"; ", 75002 Paris" is the postal block's.
+        house_after = (
+            rf"(?:{gap}{labelled}{num}{end}"
+            rf"|,{gap}{labelled}\d{{1,4}}[A-Za-z]?(?![\w'’])\.?(?![ \t]+\p{{Lu}}))"
+        )
         patterns.append(
             (
                 "type, street and a number before or after",
