@@ -161,7 +161,7 @@ def street_patterns(spec: StreetAddressSpec) -> list[tuple[str, str, float]]:
         patterns.append(
             (
                 "a street without a number after on/at",  # "shows on Marina Fort Street"
-                rf"(?<=\b(?:on|at|On|At)[ \t]+)(?:{cap}{gap}){{1,3}}(?:{named_types})(?!\w)",
+                rf"\b(?:on|at|On|At)[ \t]+\K(?:{cap}{gap}){{1,3}}(?:{named_types})(?!\w)",
                 spec.score,
             )
         )

@@ -45,12 +45,12 @@ def _patterns(
             rf"(?<![\w'’\-])(?:{_TITLE})(?:,[ ]{_TITLE})*,?[ ](?:and|&)[ ]{_TITLE}(?![\w'’\-])"
         ),
         "work": regex.compile(
-            rf"(?<=\b(?i:the|a|an)[ ])({run})(?=[ ](?i:{alternation})\b)" if works else r"(?!)"
+            rf"\b(?i:the|a|an)[ ]({run})(?=[ ](?i:{alternation})\b)" if works else r"(?!)"
         ),
         "verb": regex.compile(
             rf"(?<![\w'’\-])({run}|{_WORD}[ ]{_WORD})(?=[ ](?i:{verb})\b)" if verbs else r"(?!)"
         ),
-        "cue": regex.compile(rf"(?<=\b(?i:{cue})[ ])({run})" if cues else r"(?!)"),
+        "cue": regex.compile(rf"\b(?i:{cue})[ ]({run})" if cues else r"(?!)"),
         "vocative": regex.compile(
             rf"\A[ \t]*({_TITLE}),[ ]+(?=(?i:can|could|would|will|please|i|we|you|thanks|thank|"
             r"how|what|where|why|when|do|did|are|is|have|has)\b)"
