@@ -72,7 +72,11 @@ def street_patterns(spec: StreetAddressSpec) -> list[tuple[str, str, float]]:
         rf"(?:(?<={unit}){gap}(?:{cap}(?:{gap}{cap}){{0,2}}|{free}(?:{gap}{free}){{0,2}}{line_end}))?"
         rf"(?:{part}{locality}){{0,4}}"
     )
-    lead = rf"(?:{unit}[ \t,]+)?"  # "Suite 541 6343 Skogstien 106"
+    # "Suite 541 6343 Skogstien 106": only the units that stand before a street (cheaper).
+    lead_units = alternation(spec.units_before_street)
+    lead = (
+        rf"(?:(?i:{lead_units})\.?[ \t]*#?[ \t]*\d{{1,5}}[A-Za-z]?[ \t,]+)?" if lead_units else ""
+    )
     postal_block = rf"(?:{part}{locality}){{1,4}}(?<=\d{{3}})"  # ends in a postal code
     corner_street = rf"(?:{free}|{num}\.?)(?:{gap}(?:{free}|{num}\.?)){{0,5}}"
     patterns: list[tuple[str, str, float]] = [

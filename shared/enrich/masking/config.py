@@ -117,6 +117,7 @@ class StreetAddressSpec(BaseModel):
     prefix_types: tuple[str, ...] = ()
     street_suffixes: tuple[str, ...] = ()
     unit_words: tuple[str, ...] = ()
+    units_before_street: tuple[str, ...] = ()  # "Suite 541 6343 Skogstien 106"
     name_particles: tuple[str, ...] = ()
     stop_words: tuple[str, ...] = ()
     context: tuple[str, ...] = ()

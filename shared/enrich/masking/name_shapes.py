@@ -80,14 +80,16 @@ def shape_names(finder: NameFinder, text: str) -> list[tuple[int, int]]:
     spec = finder.spec
     patterns = _patterns(spec.work_nouns, spec.person_verbs, spec.title_introductions)
     found: list[tuple[int, int]] = []
-    labels = list(patterns["label"].finditer(text))
+    capitals = text != text.lower()  # every shape but lower-case runs needs a capital
+    labels = list(patterns["label"].finditer(text)) if ":" in text else []
     if len(labels) >= 2:
         for match in labels:
             word = match.group(1)
             lower = word.lower()
             if lower not in finder.ordinary and (finder.known(word) or lower not in finder.common):
                 found.append(match.span(1))
-    for match in patterns["list"].finditer(text):
+    lists = capitals and (" and " in text or " & " in text)
+    for match in patterns["list"].finditer(text) if lists else ():
         members = [m.strip() for m in match.group().replace(" & ", ", ").split(",")]
         members = [w for m in members for w in m.split(" and ") if w.strip()]
         members = [m.strip() for m in members]
@@ -99,17 +101,20 @@ def shape_names(finder: NameFinder, text: str) -> list[tuple[int, int]]:
                 if member.lower() not in finder.ordinary:
                     found.append((at, at + len(member)))
                 start = at + len(member)
-    for name in ("work", "cue", "vocative"):
+    for name in ("work", "cue") if capitals else ():
         for match in patterns[name].finditer(text):
             if _all_name_like(finder, match.group(1)):
                 found.append(match.span(1))
+    vocative = patterns["vocative"].match(text) if capitals else None
+    if vocative and _all_name_like(finder, vocative.group(1)):
+        found.append(vocative.span(1))
     for match in patterns["verb"].finditer(text):
         value = match.group(1)
         if _all_name_like(finder, value) or (
             value.islower() and all(finder.known(w) for w in value.split())
         ):
             found.append(match.span(1))
-    heading = patterns["heading"].match(text)
+    heading = patterns["heading"].match(text) if "\n" in text else None
     below = text[heading.end() :].strip().split("\n", 1) if heading else []
     if heading and len(below) == 2 and len(below[0].split()) <= 6 and below[0][-1] not in ".!?":
         value = heading.group(1)
