@@ -204,6 +204,7 @@ PRECISION_CASES = [
     "We have been to Austin twice",
     "the city of Florence is lovely",
     "Not able to access youtube as of Dec 2017",
+    "Ordered as a Birthday Gift and Delivery was not made on the scheduled day",
 ]
 
 

@@ -94,7 +94,8 @@ def shape_names(finder: NameFinder, text: str) -> list[tuple[int, int]]:
         members = [w for m in members for w in m.split(" and ") if w.strip()]
         members = [m.strip() for m in members]
         like = sum(_name_like(finder, m) for m in members)
-        if like >= len(members) - 1 and any(finder.known(m) for m in members):
+        anchor = any(finder.known(m) and m.lower() not in finder.common for m in members)
+        if like >= len(members) - 1 and anchor:  # not "a Birthday Gift and Delivery"
             start = match.start()
             for member in members:
                 at = text.index(member, start)
