@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -109,9 +109,15 @@ class StreetAddressSpec(BaseModel):
     score: float = Field(default=0.6, ge=0, le=1)
     weak_score: float = Field(default=0.3, ge=0, le=1)
     street_types: tuple[str, ...] = Field(min_length=1)
+    # Types that are also ordinary words ("Lights", "Station"): an address only with a unit,
+    # a postal block or a line end after them, or an address word near.
+    loose_street_types: tuple[str, ...] = ()
+    # Types that make a street name without a house number after "on"/"at" ("on Elm Street").
+    named_street_types: tuple[str, ...] = ()
     prefix_types: tuple[str, ...] = ()
     street_suffixes: tuple[str, ...] = ()
     unit_words: tuple[str, ...] = ()
+    units_before_street: tuple[str, ...] = ()  # "Suite 541 6343 Skogstien 106"
     name_particles: tuple[str, ...] = ()
     stop_words: tuple[str, ...] = ()
     context: tuple[str, ...] = ()
@@ -131,6 +137,15 @@ class NamesSpec(BaseModel):
     # name ("Tomomi is from", "Enrico shouted"), unless one of `not_before_lone_names` precedes.
     lone_given_names: tuple[str, ...] = ()
     not_before_lone_names: tuple[str, ...] = ()
+    # preposition -> words before it that make it lead to a place ("a cab to Chelsea");
+    # kept as pairs so the spec stays hashable (one name finder per spec).
+    place_words_before: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @field_validator("place_words_before", mode="before")
+    @classmethod
+    def _pairs(cls, value: Any) -> Any:
+        return tuple(value.items()) if isinstance(value, dict) else value
+
     # NER persons must hold a known name or follow a cue ("Still Broken." is not a person).
     vet_ner: bool = True
     # Run NER only on texts with a capitalised word mid-sentence or a known name anywhere:
@@ -146,6 +161,15 @@ class NamesSpec(BaseModel):
     sign_offs: tuple[str, ...] = ()
     particles: tuple[str, ...] = ()
     not_names: tuple[str, ...] = ()
+    # Names by the shape of the text (name_shapes.py), in these language keys only (the
+    # common-word list that tells "Monjeau" from "Still" is English).
+    shape_languages: tuple[str, ...] = ()
+    # In a text without capitals (English), names of this best rank or better count as
+    # capitalised ("eva kleist lives at ...", "leave me nina").
+    lower_case_text_rank: int = Field(default=500, ge=0)
+    title_introductions: tuple[str, ...] = ()  # a name-like run after them ("was called X")
+    work_nouns: tuple[str, ...] = ()  # "the Jensen novel": its maker
+    person_verbs: tuple[str, ...] = ()  # "Scott had given ...", "eva kleist lives at"
 
 
 class PiiConfig(BaseModel):

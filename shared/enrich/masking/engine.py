@@ -7,7 +7,7 @@ import functools
 import importlib.util
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -203,6 +203,8 @@ class Engine:
     pipelines: dict[str, Language]
     entities: dict[str, tuple[str, ...]]  # language key -> entities with a recognizer there
     min_digits: dict[str, int]  # entity -> digits a text needs before its recognizers run
+    # Words that let the street patterns run on a text without digits ("on Elm Street").
+    street_words: tuple[str, ...] = ("corner",)
 
 
 def build_engine(config: PiiConfig) -> Engine:
@@ -277,17 +279,28 @@ def build_engine(config: PiiConfig) -> Engine:
         ",".join(config.models) or "none",
         len(config.entities),
     )
-    return Engine(analyzer, AnonymizerEngine(), nlp_engine, pipelines, entities, min_digits)
+    street = config.street_address
+    street_words = ("corner", *(street.named_street_types if street else ()))
+    return Engine(
+        analyzer, AnonymizerEngine(), nlp_engine, pipelines, entities, min_digits, street_words
+    )
 
 
-def may_match(entity: str, text: str, digits: int, min_digits: Mapping[str, int]) -> bool:
+def may_match(
+    entity: str,
+    text: str,
+    digits: int,
+    min_digits: Mapping[str, int],
+    street_words: Sequence[str] = ("corner",),
+) -> bool:
     """Cheap necessary conditions: when False, no recognizer of ``entity`` can match ``text``."""
     if entity == "EMAIL_ADDRESS":
         return "@" in text
     if entity == "IP_ADDRESS":
         return digits >= 4 or ":" in text  # IPv4 has four digits, IPv6 a colon
     if entity == "STREET_ADDRESS" and not digits:
-        return "corner" in text.lower()  # "the corner of Oak Street and Main Street"
+        # "the corner of Oak Street and Main Street", "shows on Marina Fort Street"
+        return any(word in text for word in street_words) or "corner" in text.lower()
     if entity == "PHONE_NUMBER" and digits >= 7:
         # phonenumbers costs ~1 ms per region on a text with digits: only where 7 digits
         # stand close together, as in every phone number (dates and prices pass too).

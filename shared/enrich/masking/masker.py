@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from shared.enrich.masking.addresses import intersection_start
 from shared.enrich.masking.config import PATTERNS_ONLY, PiiConfig, load_pii_config
 from shared.enrich.masking.engine import Engine, build_engine, may_match
+from shared.enrich.masking.name_shapes import shape_names
 from shared.enrich.masking.names import NameFinder, name_finder
 from shared.errors import PiiMaskingError
 
@@ -177,7 +179,9 @@ class PiiMasker:
         text = doc.text
         digits = sum(char.isdigit() for char in text)
         entities = [
-            e for e in engine.entities[key] if may_match(e, text, digits, engine.min_digits)
+            e
+            for e in engine.entities[key]
+            if may_match(e, text, digits, engine.min_digits, engine.street_words)
         ]
         names = self._names_in(key, text)
         if not entities:
@@ -206,7 +210,12 @@ class PiiMasker:
             return_decision_process=True,  # keeps the context word that confirmed a match
         )
         spans = self._resolve(text, results)
-        return _merge([*spans, *names]) if names else spans
+        widened = False
+        for span in spans:
+            if span.entity_type == "STREET_ADDRESS":
+                start = intersection_start(text, span.start)
+                widened, span.start = widened or start != span.start, start
+        return _merge([*spans, *names]) if names or widened else spans
 
     def _names_in(self, key: str, text: str) -> list[_Span]:
         """Names the gazetteer and its cues find (every language; runs of names off English)."""
@@ -216,11 +225,16 @@ class PiiMasker:
         title_runs = key in self.config.names.title_case_runs  # type: ignore[union-attr]
         lone = key in self.config.names.lone_given_names  # type: ignore[union-attr]
         score = self.config.names.score  # type: ignore[union-attr]
-        return [
-            _Span(start, end, "PERSON", score)
-            for start, end in finder.find(text, title_runs=title_runs, lone=lone)
-            if text[start:end] not in self._allow
-        ]
+        found = finder.find(text, title_runs=title_runs, lone=lone)
+        if key in self.config.names.shape_languages:  # type: ignore[union-attr]
+            found += shape_names(finder, text)
+        return _merge(
+            [
+                _Span(start, end, "PERSON", score)
+                for start, end in found
+                if text[start:end] not in self._allow
+            ]
+        )
 
     def _name_finder(self) -> NameFinder | None:
         names = self.config.names

@@ -95,6 +95,10 @@ class NameFinder:
         self.common = frozenset(words) | self.ordinary
         self.particles = frozenset(word.lower() for word in spec.particles)
         self.not_before_lone = frozenset(word.lower() for word in spec.not_before_lone_names)
+        self.place_before = {
+            preposition.lower(): frozenset(word.lower() for word in words)
+            for preposition, words in spec.place_words_before
+        }
         self.strong = _cue_table(spec.introductions)
         self.weak = _cue_table([*spec.weak_introductions, *spec.greetings, *spec.asks])
         self.sign_offs = _cue_table(spec.sign_offs)
@@ -157,11 +161,14 @@ class NameFinder:
 
     def find(self, text: str, *, title_runs: bool, lone: bool = False) -> list[tuple[int, int]]:
         """Character spans of names in ``text`` (``lone``: a single known given name too)."""
+        caseless = lone and not any(char.isupper() for char in text)
+        if caseless:
+            text = self._capitalise_known(text)  # "eva kleist lives at ...", "leave me nina"
         tokens = _tokens(text)
         found: list[tuple[int, int]] = []
         index = 0
         while index < len(tokens):
-            run = self._name_at(tokens, index, text, title_runs, lone)
+            run = self._name_at(tokens, index, text, title_runs, lone, caseless)
             if run:
                 found.append((tokens[index].start, tokens[index + run - 1].end))
                 index += run
@@ -172,8 +179,33 @@ class NameFinder:
             found.append(tail)
         return found
 
+    def _capitalise_known(self, text: str) -> str:
+        """A text without capitals with its frequent, uncommon names capitalised (same
+        offsets); rarer names ("pii" is one somewhere) stay lower case."""
+        chars = list(text)
+        best = self.spec.lower_case_text_rank
+        for token in _tokens(text):
+            first = token.text[0].upper()
+            rank = min(
+                self.given.get(token.lower, best + 1), self.surnames.get(token.lower, best + 1)
+            )
+            if (
+                len(first) == 1
+                and rank <= best
+                and token.lower not in self.common
+                and self.known(token.text)
+            ):
+                chars[token.start] = first
+        return "".join(chars)
+
     def _name_at(
-        self, tokens: Sequence[_Token], index: int, text: str, title_runs: bool, lone: bool
+        self,
+        tokens: Sequence[_Token],
+        index: int,
+        text: str,
+        title_runs: bool,
+        lone: bool,
+        caseless: bool = False,
     ) -> int:
         token = tokens[index]
         if token.lower in self.ordinary:
@@ -183,7 +215,7 @@ class NameFinder:
             return self._extend(tokens, index, text, lowercase=True)
         if cue in ("weak", "sign_off"):
             if self.known(token.text) or (cue == "sign_off" and token.title):
-                return self._extend(tokens, index, text, lowercase=not token.title)
+                return self._extend(tokens, index, text, lowercase=caseless or not token.title)
             return 0
         if title_runs and token.title and token.lower in self.given and self.known(token.text):
             run = self._extend(tokens, index, text, lowercase=False, known_only=True)
@@ -193,6 +225,9 @@ class NameFinder:
             if not lone or token.lower in self.common or token.text.isupper():
                 return 0
             before = tokens[index - 1].lower if index else ""
+            if before in self.place_before:
+                place = index > 1 and tokens[index - 2].lower in self.place_before[before]
+                return 0 if place else 1  # "a cab to Chelsea"; "said Gladys to Logan"
             return 0 if before in self.not_before_lone else 1
         return 0
 
@@ -219,7 +254,10 @@ class NameFinder:
             if token.lower in self.ordinary:
                 break
             known = self.known(token.text) and (token.title or lowercase)
-            if not (known or (token.title and not known_only)):
+            # After a known given name a title-case word that is no common word is a surname
+            # too ("Elita B Desaulniers"), not only a known one.
+            uncommon = token.title and (token.lower not in self.common or not known_only)
+            if not (known or uncommon):
                 break
             run += pending + 1
             pending = 0
