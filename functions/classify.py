@@ -54,6 +54,4 @@ def poll_classify_batches(timer: func.TimerRequest) -> None:
         sink = ServiceBusWorkSender.from_settings(settings).send
     backfill = backfill_from_settings(stage, requeue=sink)
     for result in backfill.poll():
-        record_batch_poll(
-            result, model=backfill.model, prompt_version=backfill.classifier.prompt.label
-        )
+        record_batch_poll(result, model=backfill.model)

@@ -222,9 +222,7 @@ def classify_batch(settings: Settings, *, poll: bool) -> int:
     from shared.telemetry import record_batch_poll
 
     for result in backfill.poll():
-        record_batch_poll(
-            result, model=backfill.model, prompt_version=backfill.classifier.prompt.label
-        )
+        record_batch_poll(result, model=backfill.model)
         console.print(
             f"batch {result.batch_id} {result.status}: {result.answered_records:,} record(s) "
             f"answered, {result.failed_requests:,} failed and {result.missing_requests:,} "

@@ -493,11 +493,15 @@ def record_classify_item(
         logger.warning("telemetry: record_classify_item failed", exc_info=True)
 
 
-def record_batch_poll(result: PollResult, *, model: str, prompt_version: str) -> None:
+def record_batch_poll(result: PollResult, *, model: str) -> None:
     """One collected Batch API job: its requests by outcome, and its cost at batch price,
-    beside the online calls' cost (``mode=batch`` on the cost metric) for cost per record."""
-    cost = model_call_cost(model, result.prompt_tokens, 0, result.completion_tokens)
-    cost = cost * BATCH_PRICE_FACTOR if cost is not None else None
+    beside the online calls' cost (``mode=batch`` on the cost metric) for cost per record,
+    split by prompt version (a canary's versions share one job)."""
+
+    def batch_cost(prompt_tokens: int, completion_tokens: int) -> float | None:
+        cost = model_call_cost(model, prompt_tokens, 0, completion_tokens)
+        return cost * BATCH_PRICE_FACTOR if cost is not None else None
+
     _log(
         "batch_poll",
         {
@@ -511,22 +515,22 @@ def record_batch_poll(result: PollResult, *, model: str, prompt_version: str) ->
             "items": result.requeued_items,
             "prompt_tokens": result.prompt_tokens,
             "completion_tokens": result.completion_tokens,
-            "cost_usd": cost,
+            "cost_usd": batch_cost(result.prompt_tokens, result.completion_tokens),
+            "prompt_versions": ",".join(sorted(result.tokens_by_version)),
         },
     )
     instruments = _active()
     if instruments is None:
         return
     try:
-        labels = {"prompt_version": prompt_version, "model": model, "mode": "batch"}
-        for kind, count in (
-            ("prompt", result.prompt_tokens),
-            ("completion", result.completion_tokens),
-        ):
-            if count:
-                instruments.model_tokens.add(count, {**labels, "kind": kind})
-        if cost:
-            instruments.model_cost.add(cost, labels)
+        for version, (prompt, completion) in result.tokens_by_version.items():
+            labels = {"prompt_version": version, "model": model, "mode": "batch"}
+            for kind, count in (("prompt", prompt), ("completion", completion)):
+                if count:
+                    instruments.model_tokens.add(count, {**labels, "kind": kind})
+            cost = batch_cost(prompt, completion)
+            if cost:
+                instruments.model_cost.add(cost, labels)
     except Exception:
         logger.warning("telemetry: record_batch_poll failed", exc_info=True)
 

@@ -34,6 +34,7 @@ from tree_sitter import Language, Node, Parser
 
 from shared import telemetry
 from shared.act.routing import RoutingReport
+from shared.decide.batch_backfill import PollResult
 from shared.decide.classifier import CallRecord
 from shared.enrich.quality import CheckResult, GateResult
 from shared.models import IngestReport
@@ -801,6 +802,23 @@ def _report(**counts: Any) -> IngestReport:
         finished_at=started + timedelta(seconds=2.5),
         **counts,
     )
+
+
+def test_a_batch_poll_costs_each_prompt_version_at_half_the_list_price(
+    metrics: InMemoryMetricReader,
+) -> None:
+    result = PollResult("batch-1", "completed", requests=3)
+    result.tokens_by_version = {"classify/v1": (1_000_000, 0), "classify/v2": (0, 1_000_000)}
+    result.prompt_tokens = result.completion_tokens = 1_000_000
+    telemetry.record_batch_poll(result, model="gpt-4o-mini")
+    points = _points(metrics)
+    cost = "insightloop.model.cost"
+    v1 = {"prompt_version": "classify/v1", "model": "gpt-4o-mini", "mode": "batch"}
+    v2 = {**v1, "prompt_version": "classify/v2"}
+    assert _value(points, cost, **v1).value == pytest.approx(0.075)  # 0.15 per 1M input / 2
+    assert _value(points, cost, **v2).value == pytest.approx(0.30)  # 0.60 per 1M output / 2
+    tokens = _value(points, "insightloop.model.tokens", **v2, kind="completion")
+    assert tokens.value == 1_000_000
 
 
 def test_importing_telemetry_does_no_work() -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -57,6 +57,8 @@ class PollResult:
     requeued_items: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    # (prompt, completion) tokens per prompt version label, for cost by version
+    tokens_by_version: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 class BatchBackfill:
@@ -231,9 +233,14 @@ class BatchBackfill:
             version, batch_records = self._records_of(custom_id, records, asked)
             response = line.get("response") or {}
             usage = (response.get("body") or {}).get("usage") or {}
-            result.prompt_tokens += int(usage.get("prompt_tokens") or 0)
-            result.completion_tokens += int(usage.get("completion_tokens") or 0)
+            prompt = int(usage.get("prompt_tokens") or 0)
+            completion = int(usage.get("completion_tokens") or 0)
+            result.prompt_tokens += prompt
+            result.completion_tokens += completion
             classifier = self.by_version.get(version)
+            label = classifier.prompt.label if classifier else "unknown"
+            before = result.tokens_by_version.get(label, (0, 0))
+            result.tokens_by_version[label] = (before[0] + prompt, before[1] + completion)
             if batch_records is None or classifier is None or response.get("status_code") != 200:
                 result.failed_requests += 1
                 continue

@@ -162,6 +162,10 @@ def test_a_shadow_canary_is_asked_per_version_so_nothing_goes_online(
     batch.finish(batch_id)
     [result] = backfill.poll()
     assert result.answered_records == len(records) + len(candidate)
+    by_version = result.tokens_by_version  # a canary's cost stays per version
+    assert set(by_version) == {"classify/v1", "classify/v2"}
+    assert sum(p for p, _ in by_version.values()) == result.prompt_tokens > 0
+    assert sum(c for _, c in by_version.values()) == result.completion_tokens > 0
     assert online.calls == 0  # active, candidate and shadow answers all came from the batch
     landed = rows(storage, "classified") + rows(storage, "review")
     assert {r["record_id"] for r in landed} == {r.record_id for r in records}
