@@ -202,6 +202,7 @@ PRECISION_CASES = [
     "a 10 minute walk from the hotel, 2 hour drive, 5 stars",
     "It's worth taking a cab to Chelsea just for dinner",
     "We have been to Austin twice",
+    "delivery to paris took 3 weeks, then it shipped to Austin by mistake",
     "the city of Florence is lovely",
     "Not able to access youtube as of Dec 2017",
     "Ordered as a Birthday Gift and Delivery was not made on the scheduled day",

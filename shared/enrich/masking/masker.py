@@ -81,6 +81,10 @@ class PiiMasker:
         self._not_after = frozenset(word.lower() for word in config.ner.not_after)
         self._org_words = frozenset(word.lower() for word in config.ner.org_words)
         self._strip_leading = frozenset(word.lower() for word in config.ner.strip_leading)
+        self._place_before = {
+            preposition: frozenset(words)
+            for preposition, words in (config.names.place_words_before if config.names else ())
+        }
         self._context_words = frozenset(
             word.lower()
             for words in (
@@ -280,12 +284,26 @@ class PiiMasker:
                 continue  # names take no determiner: "my Echo Dot", "the Firestick"
             if (
                 label == "PERSON"
+                and end - start == 1
+                and self._after_place_words(doc, start)
+                and not (end < len(doc) and doc[end].lower_ in ("'s", "’s"))
+            ):
+                continue  # a place things go to: "shipped to Austin" (not "went to Priya's")
+            if (
+                label == "PERSON"
                 and vet
                 and not vet.supports(doc.text, ent_start, ent_end, strict=strict)
             ):
                 continue  # a capital letter alone is no name: "Still Broken.", "Box Crushed"
             spans.append(Span(doc, start, end, label=label))
         return spans
+
+    def _after_place_words(self, doc: Doc, start: int) -> bool:
+        """``<place word> to|of`` just before: "a cab to", "shipped to", "the city of"."""
+        if start < 2:
+            return False
+        words = self._place_before.get(doc[start - 1].lower_)
+        return words is not None and doc[start - 2].lower_ in words
 
     def _is_person_shaped(self, text: str) -> bool:
         if not self.config.ner.person_shaped_orgs or not _person_shape().fullmatch(text):
