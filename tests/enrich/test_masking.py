@@ -571,3 +571,29 @@ def test_the_gazetteer_ships_in_the_repository_with_its_notice() -> None:
     assert (folder / "NOTICE.md").is_file()
     given = (folder / "given_names.txt").read_text(encoding="utf-8").splitlines()
     assert len(given) > 10_000 and "maria\t1" in given
+
+
+SKIPPED_BY_THE_NAME_GATE = [
+    "call me back on 415-555-0132 or mail refunds@example.com, the order never came",
+    "my iban is gb82 west 1234 5698 7654 32, please refund there",
+    "see https://example.com/orders/77 for the photo of the crushed box",
+    "the box was crushed and the strap broke after two days",
+    "ssn 123-45-6789 was printed on the label, why",
+    "ship it to 221 baker street, london nw1 6xe please",
+]
+
+
+def test_texts_the_name_gate_skips_mask_as_with_the_model_run_on_them(
+    masker: PiiMasker,
+) -> None:
+    # A skipped text gets no spaCy doc unless a pattern matches in it: same result either way.
+    config = load_pii_config(CONFIG_PATH)
+    assert config.names is not None
+    ungated = PiiMasker(
+        config.model_copy(update={"names": config.names.model_copy(update={"ner_gate": False})})
+    )
+    groups = [{"text": text} for text in SKIPPED_BY_THE_NAME_GATE]
+    gated_out = masker.mask_groups(groups, ["en"] * len(groups))
+    ungated_out = ungated.mask_groups(groups, ["en"] * len(groups))
+    assert [g.fields for g in gated_out] == [g.fields for g in ungated_out]
+    assert sum(bool(g.entities) for g in gated_out) == 5  # all but the plain complaint

@@ -60,6 +60,13 @@ class MaskedGroup:
 # ------------------------------------------------------------------ masker
 
 
+@functools.cache
+def _spacy_recognizer() -> type:
+    from presidio_analyzer.predefined_recognizers import SpacyRecognizer
+
+    return SpacyRecognizer
+
+
 @dataclass(slots=True)
 class _Span:
     start: int
@@ -154,8 +161,16 @@ class PiiMasker:
             # The memory zone frees the strings spaCy interned from these texts (their PII
             # would otherwise stay in the vocabulary, growing it); spaCy is not thread-safe.
             with self._analysis_lock, nlp.memory_zone():
-                for doc in self._docs(nlp, key, texts):
-                    out.append(self._analyze_doc(engine, key, doc))
+                candidates = [self._candidates(engine, key, text) for text in texts]
+                docs = self._docs(engine, nlp, key, texts, candidates)
+                for text, entities, doc in zip(texts, candidates, docs, strict=True):
+                    names = self._names_in(key, text)
+                    if not entities:
+                        out.append(names)
+                    elif doc is None:
+                        out.append(_merge(names) if names else [])  # no pattern hit, no NER
+                    else:
+                        out.append(self._analyze_doc(engine, key, doc, entities, names))
         except PiiMaskingError:
             raise
         except Exception as exc:
@@ -165,8 +180,16 @@ class PiiMasker:
             ) from None
         return out
 
-    def _docs(self, nlp: Language, key: str, texts: list[str]) -> Iterator[Doc]:
-        """The texts' docs in order; NER runs only on texts where it could find a name."""
+    def _docs(
+        self,
+        engine: Engine,
+        nlp: Language,
+        key: str,
+        texts: list[str],
+        candidates: list[list[str]],
+    ) -> Iterator[Doc | None]:
+        """The texts with their docs, in order; NER runs only on texts where it could find a
+        name, and a text it skips gets no doc (no tokenising) unless a pattern matches in it."""
         finder = self._name_finder()
         if key == PATTERNS_ONLY or finder is None or not self.config.names.ner_gate:  # type: ignore[union-attr]
             yield from nlp.pipe(texts, batch_size=self.config.batch_size)
@@ -174,22 +197,41 @@ class PiiMasker:
         gated = [finder.may_hold_name(text) for text in texts]
         tagged = iter(nlp.pipe([t for t, g in zip(texts, gated, strict=True) if g],
                                batch_size=self.config.batch_size))  # fmt: skip
-        for text, gate in zip(texts, gated, strict=True):
-            yield next(tagged) if gate else nlp.make_doc(text)
+        for text, gate, entities in zip(texts, gated, candidates, strict=True):
+            if gate:
+                yield next(tagged)
+            elif entities and self._pattern_hit(engine, key, text, entities):
+                yield nlp.make_doc(text)
+            else:
+                yield None
 
-    def _analyze_doc(self, engine: Engine, key: str, doc: Doc) -> list[_Span]:
-        from presidio_analyzer.nlp_engine import NlpArtifacts
-
-        text = doc.text
-        digits = sum(char.isdigit() for char in text)
-        entities = [
+    @staticmethod
+    def _candidates(engine: Engine, key: str, text: str) -> list[str]:
+        """The entity types whose recognizers could match ``text`` (cheap necessary tests)."""
+        digits = sum(map(str.isdigit, text))
+        return [
             e
             for e in engine.entities[key]
             if may_match(e, text, digits, engine.min_digits, engine.street_words)
         ]
-        names = self._names_in(key, text)
-        if not entities:
-            return names
+
+    @staticmethod
+    def _pattern_hit(engine: Engine, key: str, text: str, entities: list[str]) -> bool:
+        """Whether a recognizer other than NER matches: they match without the doc, which
+        only weighs context afterwards, so a text with no hit and no NER has nothing."""
+        recognizers = engine.analyzer.registry.get_recognizers(language=key, entities=entities)
+        return any(
+            recognizer.analyze(text, entities, None)
+            for recognizer in recognizers
+            if not isinstance(recognizer, _spacy_recognizer())
+        )
+
+    def _analyze_doc(
+        self, engine: Engine, key: str, doc: Doc, entities: list[str], names: list[_Span]
+    ) -> list[_Span]:
+        from presidio_analyzer.nlp_engine import NlpArtifacts
+
+        text = doc.text
         ents = self._ner_spans(doc) if key != PATTERNS_ONLY else []
         scores = [self.config.ner.spec(ent.label_).score for ent in ents]
         artifacts = NlpArtifacts(
