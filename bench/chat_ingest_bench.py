@@ -25,25 +25,40 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
 BANKING77 = ROOT.parent / "shared" / "eval" / "banking77" / "train.csv"
-COLUMNS = [
-    "conversation_id",
-    "started_at",
-    "customer_message",
-    "agent_team",
-    "plan",
-    "country",
-    "app_version",
-    # Mapped by prompts/sources/chat.yaml: the gate quarantines a batch missing one.
-    "segment",
-    "product",
-    "sku",
-    "category",
-    "order_value",
-]
+CHAT_MAPPING = ROOT / "prompts" / "sources" / "chat.yaml"
+
+
+def row_values(i: int, text: str) -> dict[str, str]:
+    """One synthetic conversation, by canonical field and metadata key."""
+    day, minute = 1 + i % 28, i % 60
+    return {
+        "source_event_id": f"conv_{i:06d}",
+        "created_at": f"2026-11-{day:02d}T10:{minute:02d}:{i % 59:02d}+00:00",
+        "text": text,
+        "region": ("GB", "ES", "DE", "FR")[i % 4],
+        "customer_segment": ("Subscriber", "One-off buyer")[i % 2],
+        "product": ("Debit card", "Credit card", "Savings")[i % 3],
+        "sku": f"SKU-{i % 40:03d}",
+        "product_category": ("cards", "accounts")[i % 2],
+        "order_value": f"{(i % 90) + 10}.00",
+        "agent_team": ("accounts", "cards", "payments")[i % 3],
+        "plan": ("Free", "Plus")[i % 2],
+        "app_version": f"5.12.{i % 3}",
+    }
 
 
 def chat_csv(rows: int, out: Path) -> Path:
+    """A CSV with every column the shipped chat mapping names (the gate quarantines a batch
+    missing a mapped column), so the bench follows the mapping as it changes."""
+    from shared.ingest.sources import load_mapping
+
+    mapping = load_mapping(CHAT_MAPPING)
+    columns = {**mapping.fields, **mapping.metadata}  # field or metadata key -> column
+    unknown = set(columns) - set(row_values(0, ""))
+    if unknown:
+        raise SystemExit(f"the chat mapping names fields this bench has no values for: {unknown}")
     with open(BANKING77, newline="", encoding="utf-8") as handle:
         texts = [row["text"] for row in csv.DictReader(handle)][:rows]
     if len(texts) < rows:
@@ -51,25 +66,10 @@ def chat_csv(rows: int, out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(COLUMNS)
+        writer.writerow(columns.values())
         for i, text in enumerate(texts):
-            day, minute = 1 + i % 28, i % 60
-            writer.writerow(
-                [
-                    f"conv_{i:06d}",
-                    f"2026-11-{day:02d}T10:{minute:02d}:{i % 59:02d}+00:00",
-                    text,
-                    ("accounts", "cards", "payments")[i % 3],
-                    ("Free", "Plus")[i % 2],
-                    ("GB", "ES", "DE", "FR")[i % 4],
-                    f"5.12.{i % 3}",
-                    ("Subscriber", "One-off buyer")[i % 2],
-                    ("Debit card", "Credit card", "Savings")[i % 3],
-                    f"SKU-{i % 40:03d}",
-                    ("cards", "accounts")[i % 2],
-                    f"{(i % 90) + 10}.00",
-                ]
-            )
+            values = row_values(i, text)
+            writer.writerow(values[key] for key in columns)
     return out
 
 
