@@ -204,7 +204,7 @@ class Engine:
     entities: dict[str, tuple[str, ...]]  # language key -> entities with a recognizer there
     min_digits: dict[str, int]  # entity -> digits a text needs before its recognizers run
     # Words that let the street patterns run on a text without digits ("on Elm Street").
-    street_words: tuple[str, ...] = ("corner",)
+    street_words: tuple[str, ...] = ()
 
 
 def build_engine(config: PiiConfig) -> Engine:
@@ -280,7 +280,7 @@ def build_engine(config: PiiConfig) -> Engine:
         len(config.entities),
     )
     street = config.street_address
-    street_words = ("corner", *(street.named_street_types if street else ()))
+    street_words = street.named_street_types if street else ()
     return Engine(
         analyzer, AnonymizerEngine(), nlp_engine, pipelines, entities, min_digits, street_words
     )
@@ -291,7 +291,7 @@ def may_match(
     text: str,
     digits: int,
     min_digits: Mapping[str, int],
-    street_words: Sequence[str] = ("corner",),
+    street_words: Sequence[str] = (),
 ) -> bool:
     """Cheap necessary conditions: when False, no recognizer of ``entity`` can match ``text``."""
     if entity == "EMAIL_ADDRESS":
